@@ -1,0 +1,166 @@
+"""Cassandra 5.0 from ``cassandra-all`` on JDK 17, one node, generated config."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+from .errors import StackError
+from .java import require_java
+from .service import LocalService, require_jars
+
+# The module flags Cassandra's own conf/jvm17-server.options passes on JDK 17.
+_JDK17_MODULE_FLAGS = [
+    "-Djdk.attach.allowAttachSelf=true",
+    "--add-exports=java.base/jdk.internal.misc=ALL-UNNAMED",
+    "--add-exports=java.base/jdk.internal.ref=ALL-UNNAMED",
+    "--add-exports=java.base/sun.nio.ch=ALL-UNNAMED",
+    "--add-exports=java.management.rmi/com.sun.jmx.remote.internal.rmi=ALL-UNNAMED",
+    "--add-exports=java.rmi/sun.rmi.registry=ALL-UNNAMED",
+    "--add-exports=java.rmi/sun.rmi.server=ALL-UNNAMED",
+    "--add-exports=java.sql/java.sql=ALL-UNNAMED",
+    "--add-exports=java.base/java.lang.ref=ALL-UNNAMED",
+    "--add-exports=jdk.unsupported/sun.misc=ALL-UNNAMED",
+    "--add-opens=java.base/java.lang.module=ALL-UNNAMED",
+    "--add-opens=java.base/jdk.internal.loader=ALL-UNNAMED",
+    "--add-opens=java.base/jdk.internal.ref=ALL-UNNAMED",
+    "--add-opens=java.base/jdk.internal.reflect=ALL-UNNAMED",
+    "--add-opens=java.base/jdk.internal.math=ALL-UNNAMED",
+    "--add-opens=java.base/jdk.internal.module=ALL-UNNAMED",
+    "--add-opens=java.base/jdk.internal.util.jar=ALL-UNNAMED",
+    "--add-opens=jdk.management/com.sun.management.internal=ALL-UNNAMED",
+    "--add-opens=java.base/sun.nio.ch=ALL-UNNAMED",
+    "--add-opens=java.base/java.io=ALL-UNNAMED",
+    "--add-opens=java.base/java.nio=ALL-UNNAMED",
+    "--add-opens=java.base/java.util.concurrent=ALL-UNNAMED",
+    "--add-opens=java.base/java.util=ALL-UNNAMED",
+    "--add-opens=java.base/java.util.concurrent.atomic=ALL-UNNAMED",
+    "--add-opens=java.base/java.lang=ALL-UNNAMED",
+    "--add-opens=java.base/java.math=ALL-UNNAMED",
+    "--add-opens=java.base/java.lang.reflect=ALL-UNNAMED",
+    "--add-opens=java.base/java.net=ALL-UNNAMED",
+]
+
+_LOGBACK = """\
+<configuration scan="false">
+  <appender name="STDOUT" class="ch.qos.logback.core.ConsoleAppender">
+    <encoder><pattern>%-5level [%thread] %date{ISO8601} %F:%L - %msg%n</pattern></encoder>
+  </appender>
+  <root level="INFO"><appender-ref ref="STDOUT" /></root>
+  <logger name="org.apache.cassandra" level="INFO"/>
+</configuration>
+"""
+
+
+class CassandraService(LocalService):
+    name = "cassandra"
+
+    def ports(self) -> dict[str, int]:
+        return {
+            "CASSANDRA_PORT": self.config.cassandra_port,
+            "CASSANDRA_STORAGE_PORT": self.config.cassandra_storage_port,
+        }
+
+    def _yaml(self, root: Path) -> str:
+        host = self.config.host
+        return f"""\
+cluster_name: analytics-local
+num_tokens: 16
+allocate_tokens_for_local_replication_factor: 1
+partitioner: org.apache.cassandra.dht.Murmur3Partitioner
+endpoint_snitch: SimpleSnitch
+seed_provider:
+  - class_name: org.apache.cassandra.locator.SimpleSeedProvider
+    parameters:
+      - seeds: "{host}:{self.config.cassandra_storage_port}"
+listen_address: {host}
+rpc_address: {host}
+storage_port: {self.config.cassandra_storage_port}
+native_transport_port: {self.config.cassandra_port}
+start_native_transport: true
+data_file_directories:
+  - {root}/data
+commitlog_directory: {root}/commitlog
+saved_caches_directory: {root}/saved_caches
+hints_directory: {root}/hints
+cdc_raw_directory: {root}/cdc_raw
+commitlog_sync: periodic
+commitlog_sync_period: 10000ms
+authenticator: AllowAllAuthenticator
+authorizer: AllowAllAuthorizer
+role_manager: CassandraRoleManager
+disk_failure_policy: stop
+commit_failure_policy: stop
+concurrent_reads: 16
+concurrent_writes: 16
+concurrent_counter_writes: 16
+memtable_allocation_type: heap_buffers
+compaction_throughput: 64MiB/s
+key_cache_size: 32MiB
+read_request_timeout: 10000ms
+write_request_timeout: 5000ms
+range_request_timeout: 20000ms
+request_timeout: 20000ms
+materialized_views_enabled: false
+sasi_indexes_enabled: false
+"""
+
+    def prepare(self, progress: Callable[[str], None]) -> list[str]:
+        java = require_java(self.config.java_home, service="Cassandra 5.0", allowed=(11, 17))
+        jars = require_jars(self.config, "cassandra")
+        jamm = sorted(jars.glob("jamm-*.jar"))
+        if not jamm:
+            raise StackError(f"the jamm agent jar is missing from {jars}; run `make install`")
+        root = self.config.data_dir / "cassandra"
+        root.mkdir(parents=True, exist_ok=True)
+        conf = self.config.conf_dir / "cassandra"
+        conf.mkdir(parents=True, exist_ok=True)
+        (conf / "cassandra.yaml").write_text(self._yaml(root))
+        (conf / "logback.xml").write_text(_LOGBACK)
+        heap = self.config.cassandra_heap_mb
+        return [
+            java,
+            f"-javaagent:{jamm[-1]}",
+            f"-Xms{heap}m",
+            f"-Xmx{heap}m",
+            "-Xss256k",
+            "-XX:+UseG1GC",
+            "-XX:MaxGCPauseMillis=300",
+            "-XX:+HeapDumpOnOutOfMemoryError",
+            f"-XX:HeapDumpPath={root}",
+            "-Djava.net.preferIPv4Stack=true",
+            f"-Dcassandra.config=file://{conf}/cassandra.yaml",
+            f"-Dlogback.configurationFile={conf}/logback.xml",
+            f"-Dcassandra.logdir={self.config.log_dir}",
+            f"-Dcassandra.storagedir={root}",
+            "-Dcassandra-foreground=yes",
+            "-Dcassandra.skip_wait_for_gossip_to_settle=0",
+            "-Dcassandra.superuser_setup_delay_ms=0",
+            "-Dcassandra.ring_delay_ms=1000",
+            *_JDK17_MODULE_FLAGS,
+            "-cp",
+            f"{conf}:{jars}/*",
+            "org.apache.cassandra.service.CassandraDaemon",
+        ]
+
+    def probe(self) -> bool:
+        try:
+            from cassandra.cluster import Cluster, NoHostAvailable
+        except ImportError as exc:  # run under the project's virtualenv
+            raise StackError(f"the Cassandra driver is not installed: {exc}") from None
+        logging.getLogger("cassandra").setLevel(logging.CRITICAL)
+        cluster = Cluster(
+            [self.config.host],
+            port=self.config.cassandra_port,
+            connect_timeout=2,
+            control_connection_timeout=2,
+        )
+        try:
+            session = cluster.connect()
+            row = session.execute("SELECT release_version FROM system.local").one()
+            return row is not None
+        except (NoHostAvailable, OSError, Exception):  # noqa: BLE001 - any failure = not ready
+            return False
+        finally:
+            cluster.shutdown()

@@ -1,0 +1,102 @@
+"""Install what the stack needs: Maven jars per group and Debian packages (idempotent)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+from .config import REPO_ROOT, StackConfig
+from .errors import StackError
+from .java import java_major_version
+
+JAR_GROUPS = ("kafka", "cassandra", "spark")
+POM_DIR = REPO_ROOT / "services" / "maven"
+
+
+def _pom_digest(pom: Path) -> str:
+    return hashlib.sha256(pom.read_bytes()).hexdigest()
+
+
+def install_jars(config: StackConfig, progress: Callable[[str], None]) -> None:
+    """Fetch each group's jars with ``mvn dependency:copy-dependencies`` unless current."""
+    for group in JAR_GROUPS:
+        pom = POM_DIR / group / "pom.xml"
+        target = config.jars_dir / group
+        marker = target / ".complete"
+        digest = _pom_digest(pom)
+        if marker.exists() and marker.read_text().strip() == digest:
+            progress(f"jars/{group}: up to date")
+            continue
+        mvn = shutil.which("mvn")
+        if not mvn:
+            _apt_install(["maven"], progress)
+            mvn = shutil.which("mvn") or "mvn"
+        progress(f"jars/{group}: downloading from Maven Central (first run only)...")
+        staging = config.jars_dir / f".{group}.partial"
+        shutil.rmtree(staging, ignore_errors=True)
+        command = [
+            mvn,
+            "--batch-mode",
+            "--no-transfer-progress",
+            "-f",
+            str(pom),
+            "dependency:copy-dependencies",
+            f"-DoutputDirectory={staging}",
+            "-DincludeScope=runtime",
+        ]
+        result = subprocess.run(command, capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            tail = "\n".join(result.stdout.splitlines()[-20:])
+            raise StackError(f"fetching the {group} jars failed: {' '.join(command)}\n{tail}")
+        shutil.rmtree(target, ignore_errors=True)
+        staging.rename(target)
+        marker.write_text(digest + "\n")
+        count = len(list(target.glob("*.jar")))
+        progress(f"jars/{group}: {count} jars installed in {target}")
+
+
+def _apt_install(packages: list[str], progress: Callable[[str], None]) -> None:
+    if os.geteuid() != 0:
+        raise StackError(
+            f"missing Debian packages {', '.join(packages)}: run "
+            f"`sudo apt-get install -y {' '.join(packages)}`"
+        )
+    progress(f"apt: installing {', '.join(packages)} ...")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for command in (
+        ["apt-get", "update", "-qq"],
+        ["apt-get", "install", "-y", "-qq", *packages],
+    ):
+        result = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+        if result.returncode != 0:
+            raise StackError(f"{' '.join(command)} failed:\n{result.stdout}{result.stderr}")
+
+
+def install_system_packages(config: StackConfig, progress: Callable[[str], None]) -> None:
+    """Install redis-server and a JDK 17 from Debian when they are missing."""
+    missing = []
+    if not shutil.which("redis-server"):
+        missing.append("redis-server")
+    java = (
+        str(Path(config.java_home) / "bin" / "java") if config.java_home else shutil.which("java")
+    )
+    if not java or not Path(java).exists() or java_major_version(java) != 17:
+        if not Path("/usr/lib/jvm/java-17-openjdk-amd64/bin/java").exists():
+            missing.append("openjdk-17-jdk-headless")
+    if shutil.which("mvn") is None:
+        missing.append("maven")
+    if missing:
+        _apt_install(missing, progress)
+    else:
+        progress("apt: redis-server, JDK 17 and Maven present")
+
+
+def install_all(config: StackConfig, progress: Callable[[str], None]) -> None:
+    """Everything the services need, idempotently."""
+    config.home.mkdir(parents=True, exist_ok=True)
+    install_system_packages(config, progress)
+    install_jars(config, progress)
