@@ -76,17 +76,26 @@ def _apt_install(packages: list[str], progress: Callable[[str], None]) -> None:
             raise StackError(f"{' '.join(command)} failed:\n{result.stdout}{result.stderr}")
 
 
+DEBIAN_JDK17 = Path("/usr/lib/jvm/java-17-openjdk-amd64/bin/java")
+
+
+def _has_jdk17(config: StackConfig) -> bool:
+    """True if JAVA_HOME (else java on PATH) is a Java 17, or Debian's JDK 17 exists."""
+    if DEBIAN_JDK17.exists():
+        return True
+    java = (
+        str(Path(config.java_home) / "bin" / "java") if config.java_home else shutil.which("java")
+    )
+    return bool(java) and Path(java).exists() and java_major_version(java) == 17
+
+
 def install_system_packages(config: StackConfig, progress: Callable[[str], None]) -> None:
     """Install redis-server and a JDK 17 from Debian when they are missing."""
     missing = []
     if not shutil.which("redis-server"):
         missing.append("redis-server")
-    java = (
-        str(Path(config.java_home) / "bin" / "java") if config.java_home else shutil.which("java")
-    )
-    if not java or not Path(java).exists() or java_major_version(java) != 17:
-        if not Path("/usr/lib/jvm/java-17-openjdk-amd64/bin/java").exists():
-            missing.append("openjdk-17-jdk-headless")
+    if not _has_jdk17(config):
+        missing.append("openjdk-17-jdk-headless")
     if shutil.which("mvn") is None:
         missing.append("maven")
     if missing:

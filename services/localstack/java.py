@@ -48,9 +48,7 @@ def java_major_version(java: str) -> int:
     return major
 
 
-def require_java(
-    java_home: str | None, *, service: str, allowed: tuple[int, ...]
-) -> str:
+def require_java(java_home: str | None, *, service: str, allowed: tuple[int, ...]) -> str:
     """Return a java executable whose major version is in ``allowed``, or raise."""
     java = find_java(java_home)
     major = java_major_version(java)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 import logging
 import subprocess
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 
 from .errors import StackError
 from .java import require_java
@@ -61,9 +63,7 @@ class KafkaService(LocalService):
         return "".join(f"{key}={value}\n" for key, value in lines.items())
 
     def prepare(self, progress: Callable[[str], None]) -> list[str]:
-        java = require_java(
-            self.config.java_home, service="Kafka", allowed=(17, 21, 23, 24, 25)
-        )
+        java = require_java(self.config.java_home, service="Kafka", allowed=(17, 21, 23, 24, 25))
         jars = require_jars(self.config, "kafka")
         conf = self.config.conf_dir / "kafka"
         conf.mkdir(parents=True, exist_ok=True)
@@ -83,26 +83,7 @@ class KafkaService(LocalService):
         ]
         if not (self.config.data_dir / "kafka" / "meta.properties").exists():
             progress("kafka: formatting the KRaft log directory (first start)")
-            cluster_id = _random_cluster_id()
-            result = subprocess.run(
-                [
-                    *base,
-                    "kafka.tools.StorageTool",
-                    "format",
-                    "-t",
-                    cluster_id,
-                    "-c",
-                    str(properties),
-                ],
-                capture_output=True,
-                text=True,
-                timeout=120,
-                check=False,
-            )
-            if result.returncode != 0:
-                raise StackError(
-                    f"formatting Kafka storage failed:\n{result.stdout}{result.stderr}"
-                )
+            _format_storage([*base, "kafka.tools.StorageTool"], properties)
         return [*base, "kafka.Kafka", str(properties)]
 
     def probe(self) -> bool:
@@ -128,8 +109,17 @@ class KafkaService(LocalService):
             admin.close()
 
 
+def _format_storage(storage_tool: list[str], properties: Path) -> None:
+    """Run ``StorageTool format`` once with a fresh cluster id; raise on failure."""
+    command = [*storage_tool, "format", "-t", _random_cluster_id(), "-c", str(properties)]
+    try:
+        result = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    except subprocess.TimeoutExpired:
+        raise StackError("formatting Kafka storage did not finish within 120s") from None
+    if result.returncode != 0:
+        raise StackError(f"formatting Kafka storage failed:\n{result.stdout}{result.stderr}")
+
+
 def _random_cluster_id() -> str:
     """A KRaft cluster id: 16 random bytes, URL-safe base64 without padding."""
-    import base64
-
     return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")

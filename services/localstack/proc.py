@@ -111,8 +111,7 @@ def wait_ready(
             return time.monotonic() - started
         if read_pid(pid_file) != pid:
             raise StackError(
-                f"{service} exited during startup; last lines of {log_file}:\n"
-                f"{tail(log_file)}"
+                f"{service} exited during startup; last lines of {log_file}:\n{tail(log_file)}"
             )
         now = time.monotonic()
         if now - started > timeout:

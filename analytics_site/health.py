@@ -1,0 +1,133 @@
+"""Component health checks: one real round trip per component, with its latency.
+
+Each check returns normally when the component answered and raises otherwise;
+``run_health_checks`` runs them concurrently under one timeout.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import connections
+
+
+@dataclass(frozen=True)
+class ComponentHealth:
+    """The outcome of one check: ``up`` with a latency, or ``down`` with the reason."""
+
+    name: str
+    up: bool
+    latency_ms: float
+    error: str | None = None
+
+    def as_dict(self) -> dict[str, object]:
+        body: dict[str, object] = {
+            "status": "up" if self.up else "down",
+            "latency_ms": round(self.latency_ms, 2),
+        }
+        if self.error:
+            body["error"] = self.error
+        return body
+
+
+def check_database() -> None:
+    with connections["default"].cursor() as cursor:
+        cursor.execute("SELECT 1")
+        cursor.fetchone()
+
+
+def check_redis() -> None:
+    import redis
+
+    timeout = settings.HEALTH_CHECK_TIMEOUT_SECONDS
+    client = redis.Redis.from_url(
+        settings.CELERY_BROKER_URL, socket_timeout=timeout, socket_connect_timeout=timeout
+    )
+    try:
+        if not client.ping():
+            raise RuntimeError("PING was not answered with PONG")
+    finally:
+        client.close()
+
+
+_kafka_lock = threading.Lock()
+
+
+def check_kafka() -> None:
+    """Ask the cluster for its topic metadata with a short-lived admin client."""
+    from kafka import KafkaAdminClient
+
+    timeout_ms = int(settings.HEALTH_CHECK_TIMEOUT_SECONDS * 1000)
+    with _kafka_lock:
+        admin = KafkaAdminClient(
+            bootstrap_servers=settings.KAFKA_BOOTSTRAP_SERVERS,
+            request_timeout_ms=timeout_ms,
+            client_id="analytics-health",
+        )
+        try:
+            admin.list_topics()
+        finally:
+            admin.close()
+
+
+def check_cassandra() -> None:
+    """Run ``SELECT release_version FROM system.local`` on the django-cassandra-engine session."""
+    connection = connections["cassandra"]
+    connection.connect()
+    session = connection.connection.session
+    row = session.execute(
+        "SELECT release_version FROM system.local",
+        timeout=settings.HEALTH_CHECK_TIMEOUT_SECONDS,
+    ).one()
+    if row is None:
+        raise RuntimeError("system.local returned no row")
+
+
+CHECKS: dict[str, Callable[[], None]] = {
+    "database": check_database,
+    "redis": check_redis,
+    "kafka": check_kafka,
+    "cassandra": check_cassandra,
+}
+
+
+def _timed(name: str, check: Callable[[], None]) -> ComponentHealth:
+    started = time.perf_counter()
+    try:
+        check()
+    except Exception as exc:
+        elapsed = (time.perf_counter() - started) * 1000
+        return ComponentHealth(name, False, elapsed, f"{type(exc).__name__}: {exc}"[:500])
+    finally:
+        if name == "database":
+            connections["default"].close_if_unusable_or_obsolete()
+    return ComponentHealth(name, True, (time.perf_counter() - started) * 1000)
+
+
+def run_health_checks(
+    checks: dict[str, Callable[[], None]] | None = None,
+) -> list[ComponentHealth]:
+    """Run every check concurrently; a check still running at the timeout is down."""
+    checks = checks or CHECKS
+    timeout = settings.HEALTH_CHECK_TIMEOUT_SECONDS + 1
+    pool = ThreadPoolExecutor(max_workers=len(checks), thread_name_prefix="health")
+    try:
+        futures = {name: pool.submit(_timed, name, check) for name, check in checks.items()}
+        deadline = time.monotonic() + timeout
+        results = []
+        for name, future in futures.items():
+            try:
+                results.append(future.result(timeout=max(0.0, deadline - time.monotonic())))
+            except FutureTimeout:
+                results.append(
+                    ComponentHealth(name, False, timeout * 1000, f"no answer within {timeout:g}s")
+                )
+        return results
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,1 @@
+"""Ingestion: projects and API keys (more arrives with the ingestion issue)."""

@@ -1,0 +1,51 @@
+"""Projects and their API keys (relational database)."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+
+
+def _new_project_id() -> str:
+    return uuid.uuid4().hex
+
+
+class Project(models.Model):
+    """A tenant: every event, rollup and key belongs to exactly one project."""
+
+    id = models.CharField(primary_key=True, max_length=32, default=_new_project_id, editable=False)
+    name = models.CharField(max_length=200)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.id})"
+
+
+class ApiKey(models.Model):
+    """A hashed, revocable key: write (ingest), read (query) or master (both and admin)."""
+
+    class Kind(models.TextChoices):
+        WRITE = "write", "write"
+        READ = "read", "read"
+        MASTER = "master", "master"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="api_keys")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    prefix = models.CharField(max_length=12, help_text="First characters, to recognise the key")
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["project", "kind", "created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} key {self.prefix}… of {self.project_id}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None

@@ -1,0 +1,1 @@
+"""Insights: Cassandra models for raw events and rollups, queries, Spark job triggering."""

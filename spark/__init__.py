@@ -1,0 +1,1 @@
+"""Spark jobs: pure DataFrame transforms plus thin mains. No Django imports here."""

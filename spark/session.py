@@ -1,0 +1,66 @@
+"""Build a SparkSession bound to 127.0.0.1 with the Kafka and Cassandra connectors.
+
+The connector jars come from a local folder (``var/jars/spark``) through
+``spark.jars``; nothing is resolved through Ivy. Jars that pyspark already ships
+(Scala, Hadoop client, logging, compression) are skipped to avoid conflicts.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from pyspark.sql import SparkSession
+
+_VERSIONED_JAR = re.compile(r"^(?P<artifact>.+?)-\d[\w.\-]*\.jar$")
+
+
+def _artifact(jar: Path) -> str:
+    match = _VERSIONED_JAR.match(jar.name)
+    return match.group("artifact") if match else jar.stem
+
+
+def connector_jars(jars_dir: Path) -> list[str]:
+    """Jars in ``jars_dir`` whose artifact pyspark does not already bundle."""
+    import pyspark
+
+    bundled_dir = Path(pyspark.__file__).parent / "jars"
+    bundled = {_artifact(jar) for jar in bundled_dir.glob("*.jar")}
+    jars = sorted(jars_dir.glob("*.jar"))
+    if not jars:
+        raise FileNotFoundError(
+            f"no connector jars in {jars_dir}; run `make install` to fetch them"
+        )
+    return [str(jar) for jar in jars if _artifact(jar) not in bundled]
+
+
+def build_session(
+    *,
+    app_name: str,
+    master: str = "local[2]",
+    jars_dir: Path,
+    cassandra_host: str = "127.0.0.1",
+    cassandra_port: int = 9042,
+    extra_conf: dict[str, str] | None = None,
+) -> SparkSession:
+    """A SparkSession on ``master`` with both connectors; the driver binds 127.0.0.1."""
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    builder = (
+        SparkSession.builder.appName(app_name)
+        .master(master)
+        .config("spark.jars", ",".join(connector_jars(jars_dir)))
+        .config("spark.driver.host", "127.0.0.1")
+        .config("spark.driver.bindAddress", "127.0.0.1")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.shuffle.partitions", "4")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.cassandra.connection.host", cassandra_host)
+        .config("spark.cassandra.connection.port", str(cassandra_port))
+        .config("spark.sql.extensions", "com.datastax.spark.connector.CassandraSparkExtensions")
+    )
+    for key, value in (extra_conf or {}).items():
+        builder = builder.config(key, value)
+    session = builder.getOrCreate()
+    session.sparkContext.setLogLevel("WARN")
+    return session
