@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import environ
+from cassandra.policies import DCAwareRoundRobinPolicy, TokenAwarePolicy
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -89,6 +90,9 @@ DATABASES = {
                 "port": CASSANDRA_PORT,
                 "connect_timeout": env.float("CASSANDRA_CONNECT_TIMEOUT", default=5.0),
                 "protocol_version": 5,
+                "load_balancing_policy": TokenAwarePolicy(
+                    DCAwareRoundRobinPolicy(local_dc=env.str("CASSANDRA_LOCAL_DC", default=None))
+                ),
                 "lazy_connect": True,
                 "retry_connect": True,
             },

@@ -1,0 +1,55 @@
+"""Shared fixtures: real services, checked once; a missing service fails, never skips."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_stack(*args: str, env: dict[str, str] | None = None, timeout: float = 300):
+    """Run ``python -m services.localstack ARGS`` and return the CompletedProcess."""
+    return subprocess.run(
+        [sys.executable, "-m", "services.localstack", *args],
+        cwd=REPO_ROOT,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+@pytest.fixture(scope="session")
+def services_up() -> None:
+    """Fail the test at once, naming the service, if the local stack is not ready."""
+    result = run_stack("status")
+    not_ready = [line for line in result.stdout.splitlines() if not line.endswith(": ready")]
+    if result.returncode != 0 or not_ready:
+        pytest.fail(
+            "local services are not ready (start them with `make services`):\n"
+            + (result.stdout + result.stderr),
+            pytrace=False,
+        )
+
+
+@pytest.fixture
+def unique_name() -> str:
+    """A fresh name for topics, queues and projects, so tests never collide."""
+    return f"test-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _close_cassandra_clusters():
+    """Shut the driver's clusters down at the end, so its reactor thread exits cleanly."""
+    yield
+    from cassandra.cqlengine import connection as cql_connection
+
+    for name in list(cql_connection._connections):
+        cql_connection.unregister_connection(name)
