@@ -1,0 +1,58 @@
+# Two commands for users: `make run` (the whole system) and `make test` (the whole suite).
+# Both install what is missing first and are safe to repeat.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STACK := $(PY) -m services.localstack
+WEB_HOST ?= 127.0.0.1
+WEB_PORT ?= 8000
+export WEB_HOST WEB_PORT
+
+.PHONY: install services setup run test stop status lint format bench
+
+$(VENV)/.installed: requirements.txt
+	@echo "==> Python: creating $(VENV) and installing requirements.txt (first run: a few minutes)"
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	@touch $@
+
+install: $(VENV)/.installed  ## venv, Maven jars, Debian's redis-server (idempotent)
+	@echo "==> Services: checking Debian packages and Maven jars"
+	@$(STACK) install
+
+services: install  ## start Redis, Kafka and Cassandra and wait until each answers
+	@echo "==> Services: starting Redis, Kafka and Cassandra"
+	@$(STACK) start
+
+setup: services  ## migrate the relational DB, sync the Cassandra tables, collect static files
+	@echo "==> Django: migrate, sync_cassandra, collectstatic"
+	@$(PY) manage.py migrate --noinput
+	@$(PY) manage.py sync_cassandra
+	@$(PY) manage.py collectstatic --noinput --verbosity 0
+
+run: setup  ## the whole system in the foreground: web, Celery worker, Celery beat (Ctrl-C stops)
+	@echo "==> Running web on http://$(WEB_HOST):$(WEB_PORT), a Celery worker and Celery beat"
+	@PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/honcho start -f Procfile
+
+test: services  ## the whole test suite (python manage.py test runs pytest)
+	@echo "==> Tests"
+	@$(PY) manage.py test
+
+stop:  ## stop the services
+	@$(STACK) stop
+
+status:
+	@$(STACK) status
+
+lint: $(VENV)/.installed
+	@$(VENV)/bin/ruff check .
+	@$(VENV)/bin/ruff format --check .
+
+format: $(VENV)/.installed
+	@$(VENV)/bin/ruff check --fix .
+	@$(VENV)/bin/ruff format .
+
+bench: $(VENV)/.installed  ## benchmarks, on demand
+	@$(PY) -m tests.benchmarks.bench_movingavg
