@@ -19,11 +19,10 @@ def test_produce_then_consume_from_a_fresh_topic(services_up, unique_name: str) 
     producer = KafkaProducer(
         bootstrap_servers=settings.KAFKA_BOOTSTRAP_SERVERS,
         acks="all",
-        value_serializer=lambda value: json.dumps(value).encode(),
     )
     sent = [{"n": n, "name": f"event-{n}"} for n in range(5)]
     for message in sent:
-        producer.send(unique_name, message)
+        producer.send(unique_name, json.dumps(message).encode())
     producer.flush(timeout=30)
     producer.close()
 
@@ -33,11 +32,10 @@ def test_produce_then_consume_from_a_fresh_topic(services_up, unique_name: str) 
         auto_offset_reset="earliest",
         enable_auto_commit=False,
         consumer_timeout_ms=15000,
-        value_deserializer=lambda raw: json.loads(raw),
     )
     received = []
     for record in consumer:
-        received.append(record.value)
+        received.append(json.loads(record.value))
         if len(received) == len(sent):
             break
     consumer.close()
