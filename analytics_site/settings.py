@@ -72,10 +72,15 @@ TEMPLATES = [
 CASSANDRA_HOSTS = env.list("CASSANDRA_HOSTS", default=["127.0.0.1"])
 CASSANDRA_PORT = env.int("CASSANDRA_PORT", default=9042)
 CASSANDRA_KEYSPACE = env.str("CASSANDRA_KEYSPACE", default="analytics")
-CASSANDRA_REPLICATION = {
-    "strategy_class": env.str("CASSANDRA_REPLICATION_STRATEGY", default="SimpleStrategy"),
-    "replication_factor": env.int("CASSANDRA_REPLICATION_FACTOR", default=1),
-}
+CASSANDRA_LOCAL_DC = env.str("CASSANDRA_LOCAL_DC", default=None)
+_strategy = env.str("CASSANDRA_REPLICATION_STRATEGY", default="SimpleStrategy")
+_factor = env.int("CASSANDRA_REPLICATION_FACTOR", default=1)
+# SimpleStrategy takes one factor; NetworkTopologyStrategy a factor per data centre.
+CASSANDRA_REPLICATION = (
+    {"strategy_class": _strategy, "replication_factor": _factor}
+    if _strategy == "SimpleStrategy"
+    else {"strategy_class": _strategy, (CASSANDRA_LOCAL_DC or "datacenter1"): _factor}
+)
 
 DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{DATA_DIR / 'db.sqlite3'}"),
@@ -91,7 +96,7 @@ DATABASES = {
                 "connect_timeout": env.float("CASSANDRA_CONNECT_TIMEOUT", default=5.0),
                 "protocol_version": 5,
                 "load_balancing_policy": TokenAwarePolicy(
-                    DCAwareRoundRobinPolicy(local_dc=env.str("CASSANDRA_LOCAL_DC", default=None))
+                    DCAwareRoundRobinPolicy(local_dc=CASSANDRA_LOCAL_DC)
                 ),
                 "lazy_connect": True,
                 "retry_connect": True,
