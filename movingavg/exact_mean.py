@@ -1,16 +1,17 @@
 """The engine shared by the simple (SMA) and cumulative (CMA) moving averages.
 
 The mean of the window is kept exact, and the bookkeeping is deferred so that
-``addElement`` stays close to a bare ``deque.append``:
+``addElement`` costs little more than a bare ``deque.append``:
 
-- ``addElement`` validates the value and appends it to an unbounded deque. Once the deque
-  holds ``2n + 64`` elements it is cut back to the last ``n`` (one C-level copy per ``n + 64``
-  additions) and the running sum is marked stale.
-- ``getMovingAverage`` brings the running sum (an ``ExactSum``) up to date with the
-  elements added and evicted since the previous call: incrementally when they are few,
-  by recomputing over the window when they are many (or the sum is stale). Either way
-  the work is proportional to the additions since the previous call, so both methods
-  are amortised O(1) whatever n is; a call with nothing new is O(1).
+- ``addElement`` validates the value and appends it to a deque that holds up to
+  ``2n + 64`` elements (unbounded for the CMA); older ones fall off.
+- ``getMovingAverage`` cuts the deque back to the window and brings the mean up to date:
+  with one ``math.fsum`` over the window when it is small (n <= 64) or when at least
+  n / 2 elements are new (or some fell off the deque unseen, which takes n + 64
+  additions); otherwise by folding the changes into a running exact sum (an
+  ``ExactSum``), rebuilt first if a ``math.fsum`` pass left it behind. The work is
+  proportional to the additions since the previous call (or bounded by 64), so both
+  methods are amortised O(1) whatever n is; a call with nothing new is O(1).
 
 The result is ``math.fsum(window) / len(window)`` exactly: the sum is exact until that
 one rounding, so it cannot drift. Memory: at most ``2n + 64`` elements.
@@ -18,7 +19,7 @@ one rounding, so it cannot drift. Memory: at most ``2n + 64`` elements.
 
 from __future__ import annotations
 
-import sys
+import math
 from collections import deque
 from itertools import islice
 
@@ -30,42 +31,37 @@ from movingavg.window import WindowView
 
 __all__ = ["ExactMeanEngine"]
 
-_SLACK = 64  # extra room before the deque is cut back, so that small windows trim rarely
+_SLACK = 64  # extra room in the deque, so that small windows are recomputed rarely
+_POP_LIMIT = 4  # evict up to this many elements one by one, more by copying the window
+_SMALL_WINDOW = 64  # up to this size, math.fsum over the window beats any bookkeeping
 
 
 class ExactMeanEngine(MovingAverageInterface):
     """Exact mean of the last ``n`` elements, or of all of them when ``n`` is None."""
 
-    __slots__ = ("_buf", "_cap", "_mean", "_n", "_stale", "_sum", "_synced")
+    __slots__ = ("_buf", "_mean", "_n", "_stale", "_sum", "_synced")
 
     def __init__(self, n: int | None) -> None:
         self._n = n
-        self._buf: deque[Element] = deque()
-        self._cap = sys.maxsize if n is None else 2 * n + _SLACK
+        self._buf: deque[Element] = deque() if n is None else deque(maxlen=2 * n + _SLACK)
         self._sum = ExactSum()
-        self._synced = 0  # len(_buf) when _sum was last brought up to date
-        self._stale = False  # the deque was cut back since: _sum must be recomputed
-        self._mean: float | None = None  # the average at the last update; None if empty
+        self._synced = 0  # len(_buf) when _sum was last brought up to date (<= n)
+        self._mean: float | None = None  # the average then; None if empty
+        self._stale = False  # _sum is behind: the mean was last computed with math.fsum
 
     def addElement(self, value: Element) -> None:
-        """Append ``value``; amortised O(1)."""
+        """Append ``value``; O(1)."""
         if type(value) is not float or value - value:  # not a finite float: the slow path
             value = check_value(value)
-        buf = self._buf
-        buf.append(value)
-        if len(buf) > self._cap:
-            self._buf = deque(islice(buf, len(buf) - self._n, None))  # type: ignore[operator]
-            self._stale = True
+        self._buf.append(value)
 
     def getMovingAverage(self) -> float:
         """Return ``math.fsum(window) / len(window)``; amortised O(1)."""
-        if self._stale or len(self._buf) != self._synced:
+        if len(self._buf) != self._synced:
             self._sync()
         mean = self._mean
         if mean is None:
-            raise EmptyWindowError(
-                "the moving average of an empty window is undefined: add an element first"
-            )
+            raise EmptyWindowError()
         return mean
 
     def getElements(self) -> WindowView:
@@ -77,18 +73,40 @@ class ExactMeanEngine(MovingAverageInterface):
         return buf, (len(buf) - n if n is not None and len(buf) > n else 0)
 
     def _sync(self) -> None:
-        """Bring ``_sum`` and ``_mean`` up to date with the deque; cut it back to the window."""
+        """Bring ``_mean`` up to date with the deque, and cut the deque back to the window."""
         buf, n = self._buf, self._n
         size = len(buf)
-        evicted = size - n if n is not None and size > n else 0
         added = size - self._synced
-        if self._stale or (n is not None and 2 * (added + evicted) >= n):
-            if evicted:
-                self._buf = buf = deque(islice(buf, evicted, None))
-            self._sum.reset(buf)
-        else:
-            removed = [buf.popleft() for _ in range(evicted)]
-            self._sum.update(islice(reversed(buf), added), removed)
+        evicted = size - n if n is not None and size > n else 0
+        if n is not None and (n <= _SMALL_WINDOW or size == buf.maxlen or 2 * added >= n):
+            # small window, many changes, or some fell off the deque unseen: math.fsum over
+            # the window; the running sum catches up when next needed
+            buf = self._evict(evicted)
+            try:
+                self._mean = math.fsum(buf) / len(buf)
+            except OverflowError:  # an intermediate sum overflowed: ExactSum copes
+                self._sum.reset(buf)
+                self._mean = self._sum.mean(len(buf))
+            self._stale = True
+        elif size:
+            total = self._sum
+            if self._stale:
+                buf = self._evict(evicted)
+                total.reset(buf)
+                self._stale = False
+            else:
+                removed = [buf.popleft() for _ in range(evicted)]
+                new = (buf[-1],) if added == 1 else islice(reversed(buf), added)
+                total.update(new, removed)
+            self._mean = total.mean(len(buf))
         self._synced = len(buf)
-        self._stale = False
-        self._mean = self._sum.mean(len(buf)) if buf else None
+
+    def _evict(self, count: int) -> deque[Element]:
+        """Drop the ``count`` oldest elements; return the deque."""
+        buf = self._buf
+        if count > _POP_LIMIT:
+            self._buf = buf = deque(islice(buf, count, None), maxlen=buf.maxlen)
+        else:
+            for _ in range(count):
+                buf.popleft()
+        return buf

@@ -4,13 +4,13 @@ A running sum kept in floating point drifts: every update rounds, and after huge
 values cancel, the rounding errors can be all that is left. These helpers never round
 until a result is asked for.
 
-``ExactSum`` holds a sum as a *non-overlapping expansion*: floats, largest first, whose
-exact (unrounded) total is the sum. The first term is the correctly rounded sum. Updates
-run through ``math.fsum`` (Shewchuk's algorithm, in C): absorbing k values into an
-expansion of t terms costs O((k + t) * t), and t is bounded by a constant (at most ~40
-for binary64; 1 to 3 for real data). When a partial sum leaves the float range, the sum
-is kept as an exact integer count of 2**-1074 (the smallest subnormal, of which every
-finite float is a whole multiple) until it fits again.
+``ExactSum`` holds a sum as a *non-overlapping expansion*: a few floats, largest first,
+whose exact (unrounded) total is the sum; the first is the correctly rounded sum. Updates
+run through ``math.fsum`` (Shewchuk's algorithm, in C). The expansion's length is bounded
+by a constant (at most ~40 for binary64; 1 to 3 for real data), so an update of k values
+costs O(k). When a partial sum leaves the float range, the sum is kept as an exact
+integer count of 2**-1074 (the smallest subnormal, of which every finite float is a
+whole multiple) until it fits again.
 
 ``to_units`` and ``units_ratio`` expose that integer representation; the weighted engine
 uses it directly.
@@ -64,26 +64,28 @@ def expansion(parts: list[Element]) -> list[float]:
 class ExactSum:
     """The exact sum of a changing collection of elements (each counted as ``float(x)``).
 
-    ``update`` adds and removes elements; ``rounded`` and ``mean`` round once, at the end.
-    Not thread-safe.
+    Held as an expansion (see ``expansion``) whose first term is the correctly rounded sum,
+    so ``rounded`` and ``mean`` are O(1). ``update`` folds k elements in or out through
+    ``math.fsum`` in O(k). Outside the float range the sum is kept as an integer count of
+    2**-1074 instead. Not thread-safe.
     """
 
     __slots__ = ("_terms", "_units")
 
     def __init__(self, values: Iterable[Element] = ()) -> None:
         self._terms: list[float] = []
-        self._units: int | None = None  # set (and _terms empty) while outside float range
+        self._units: int | None = None  # set (and _terms empty) outside the float range
         self.reset(values)
 
     def reset(self, values: Iterable[Element]) -> None:
         """Make the sum that of ``values``. O(len(values))."""
+        self._terms, self._units = [], None
         self._absorb(list(values))
 
     def update(self, added: Iterable[Element] = (), removed: Iterable[Element] = ()) -> None:
         """Add the elements of ``added`` and subtract those of ``removed``. O(k) for k of them."""
         if self._units is None:
-            parts: list[Element] = list(self._terms)
-            parts.extend(added)
+            parts: list[Element] = [*self._terms, *added]
             parts.extend([-value for value in removed])
             self._absorb(parts)
         else:
@@ -92,13 +94,16 @@ class ExactSum:
             self._set_units(units)
 
     def rounded(self) -> float:
-        """The sum, correctly rounded. Raises OverflowError if it is outside the float range."""
+        """The sum, correctly rounded: ``math.fsum`` of the elements. O(1).
+
+        Raises OverflowError if it is outside the float range.
+        """
         if self._units is not None:
             return units_ratio(self._units, 1)  # raises OverflowError
         return self._terms[0] if self._terms else 0.0
 
     def mean(self, count: int) -> float:
-        """The sum divided by ``count`` (> 0): ``rounded() / count``, as ``fsum(x) / len(x)``.
+        """``rounded() / count`` (``count`` > 0), as ``math.fsum(x) / len(x)``. O(1).
 
         Outside the float range, where ``rounded()`` cannot exist, the exact quotient is
         rounded instead.

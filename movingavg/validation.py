@@ -50,7 +50,7 @@ def check_value(value: object) -> Element:
         try:
             float(stored)
         except OverflowError:
-            raise ValueError(f"element {value!r} is too large to be represented as a float") from None
+            raise ValueError(f"element {value!r} is too large for a float") from None
         return stored
     hint = ""
     if isinstance(value, Real | Decimal):
@@ -59,7 +59,7 @@ def check_value(value: object) -> Element:
 
 
 def check_window_size(n: object, name: str = "n") -> int:
-    """Return ``n`` as an int if it is a positive integer; TypeError if not an integer, ValueError if ≤ 0.
+    """Return ``n`` as an int; TypeError if it is not an integer, ValueError if it is ≤ 0.
 
     Integers are ints and objects with ``__index__`` (``numpy.int64``); bool is rejected.
     """
