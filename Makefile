@@ -15,7 +15,7 @@ export WEB_HOST WEB_PORT
 $(VENV)/.installed: requirements.txt
 	@echo "==> Python: creating $(VENV) and installing requirements.txt (first run: a few minutes)"
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	@$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	@$(PY) -m pip install --disable-pip-version-check --progress-bar off -r requirements.txt | grep -vE "^Requirement already satisfied" || true
 	@touch $@
 
 install: $(VENV)/.installed  ## venv, Maven jars, Debian's redis-server (idempotent)

@@ -112,8 +112,18 @@ REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
 KAFKA_BOOTSTRAP_SERVERS = env.list("KAFKA_BOOTSTRAP_SERVERS", default=["127.0.0.1:9092"])
 KAFKA_TOPIC_PREFIX = env.str("KAFKA_TOPIC_PREFIX", default="analytics.events")
 
+KAFKA_REQUEST_TIMEOUT_MS = env.int("KAFKA_REQUEST_TIMEOUT_MS", default=10000)
+
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": env.str("CACHE_URL", default=REDIS_URL.rsplit("/", 1)[0] + "/1"),
+    }
+}
+
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)
 CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default=REDIS_URL)
+CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_DEFAULT_QUEUE", default="celery")
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -121,9 +131,32 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_RESULT_EXPIRES = 3600
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+# A message a killed worker held is redelivered after this many seconds (must exceed
+# the longest task, including retry countdowns); duplicates are safe (event_id).
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=600)
+}
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = "UTC"
+
+# --- Ingestion limits (see events/limits.py for every key) -------------------------
+EVENT_LIMITS = {
+    "max_event_bytes": env.int("EVENT_MAX_BYTES", default=32 * 1024),
+    "max_body_bytes": env.int("REQUEST_MAX_BYTES", default=500 * 1024),
+    "max_batch_events": env.int("BATCH_MAX_EVENTS", default=2500),
+}
+
+
+def _rate(value: str) -> tuple[int, int]:
+    """``"1000/s"`` -> (1000, 1); also ``/m``, ``/h``; ``0`` disables the limit."""
+    count, _, period = value.partition("/")
+    seconds = {"s": 1, "m": 60, "h": 3600}.get(period[:1] or "s")
+    if seconds is None or not count.isdigit():
+        raise ValueError(f"INGEST_RATE_LIMIT must look like 1000/s, got {value!r}")
+    return int(count), seconds
+
+
+INGEST_RATE_LIMIT = _rate(env.str("INGEST_RATE_LIMIT", default="1000/s"))
 
 # --- Spark --------------------------------------------------------------------------
 SPARK_MASTER_URL = env.str("SPARK_MASTER_URL", default="local[2]")
@@ -138,6 +171,7 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": [],
     "UNAUTHENTICATED_USER": None,
+    "EXCEPTION_HANDLER": "analytics_site.errors.api_exception_handler",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Event analytics API",

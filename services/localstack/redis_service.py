@@ -30,7 +30,7 @@ class RedisService(LocalService):
             "--port", str(self.config.redis_port),
             "--dir", str(data),
             "--appendonly", "yes",
-            "--appendfsync", "everysec",
+            "--appendfsync", "always",
             "--daemonize", "no",
             "--protected-mode", "yes",
         ]  # fmt: skip

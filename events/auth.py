@@ -1,0 +1,110 @@
+"""API-key authentication for the three front doors, and the key-kind permission.
+
+A key authenticates as ``request.auth`` (an ``ApiKey`` with its project);
+``request.user`` stays None. Missing or unknown keys are 401; a key of the wrong
+kind or project is 403 (see ``KeyKindPermission`` and the views).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+from rest_framework.authentication import BaseAuthentication
+from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.permissions import BasePermission
+
+from .keys import hash_key
+from .models import ApiKey
+
+
+def lookup_key(plaintext: str) -> ApiKey:
+    """The active key with this plaintext, or AuthenticationFailed."""
+    try:
+        return ApiKey.objects.select_related("project").get(
+            key_hash=hash_key(plaintext.strip()), revoked_at__isnull=True
+        )
+    except ApiKey.DoesNotExist:
+        raise AuthenticationFailed("the API key is not valid or has been revoked") from None
+
+
+class _KeyAuthentication(BaseAuthentication):
+    scheme = "Bearer"
+
+    def authenticate_header(self, request) -> str:  # makes DRF answer 401, not 403
+        return f'{self.scheme} realm="api"'
+
+    def extract(self, request) -> str | None:
+        raise NotImplementedError
+
+    def authenticate(self, request):
+        plaintext = self.extract(request)
+        if not plaintext:
+            return None
+        return (None, lookup_key(plaintext))
+
+
+class BearerKeyAuthentication(_KeyAuthentication):
+    """Native API: ``Authorization: Bearer <key>`` or ``X-Api-Key: <key>``."""
+
+    def extract(self, request) -> str | None:
+        header = request.META.get("HTTP_AUTHORIZATION", "")
+        if header[:7].lower() == "bearer ":
+            return header[7:].strip()
+        return request.META.get("HTTP_X_API_KEY", "").strip() or None
+
+
+class SegmentKeyAuthentication(_KeyAuthentication):
+    """Segment: HTTP Basic with the write key as the user, or ``writeKey`` in the body."""
+
+    scheme = "Basic"
+
+    def extract(self, request) -> str | None:
+        header = request.META.get("HTTP_AUTHORIZATION", "")
+        if header[:6].lower() == "basic ":
+            try:
+                decoded = base64.b64decode(header[6:].strip(), validate=True).decode()
+            except (binascii.Error, UnicodeDecodeError):
+                raise AuthenticationFailed("the Basic credentials are not valid base64") from None
+            return decoded.split(":", 1)[0]
+        if header[:7].lower() == "bearer ":
+            return header[7:].strip()
+        data = request.data
+        if isinstance(data, dict) and isinstance(data.get("writeKey"), str):
+            return data["writeKey"]
+        return None
+
+
+class KeenKeyAuthentication(_KeyAuthentication):
+    """Keen: ``Authorization: <key>`` (no scheme) or ``?api_key=<key>``."""
+
+    scheme = "Keen"
+
+    def extract(self, request) -> str | None:
+        header = request.META.get("HTTP_AUTHORIZATION", "").strip()
+        if header:
+            return header.split(" ", 1)[-1] if " " in header else header
+        return request.query_params.get("api_key") or None
+
+
+class KeyKindPermission(BasePermission):
+    """Allow keys whose kind is in the view's ``allowed_key_kinds`` (master always)."""
+
+    message = "this key may not be used here"
+
+    def has_permission(self, request, view) -> bool:
+        key = request.auth
+        if not isinstance(key, ApiKey):
+            return False
+        allowed = getattr(view, "allowed_key_kinds", ())
+        if key.kind != ApiKey.Kind.MASTER and key.kind not in allowed:
+            self.message = (
+                f"a {key.kind} key cannot be used here; use a "
+                f"{' or '.join(allowed)} key (or the master key)"
+            )
+            return False
+        project_id = view.kwargs.get("project_id")
+        if project_id is not None and project_id != key.project_id:
+            self.message = f"this key does not belong to project {project_id}"
+            return False
+        return True

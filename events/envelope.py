@@ -1,0 +1,139 @@
+"""The internal event envelope every front door produces, its record form, and its errors.
+
+Pure Python: no Django import. ``Envelope.to_record()`` is what goes to Kafka;
+``Envelope.from_record()`` reads it back.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+CATEGORIES = ("web", "mobile", "server", "other")
+SOURCES = ("native", "segment", "keen")
+
+
+def new_event_id() -> str:
+    """A new RFC 9562 UUIDv7 string: 48-bit Unix milliseconds, version 7, variant 0b10.
+
+    The 12 ``rand_a`` bits carry the sub-millisecond fraction of the clock (RFC 9562
+    §6.2, method 3), so ids sort by creation time across milliseconds and, within one,
+    to about 250 ns; the remaining 62 bits are random.
+    """
+    ns = time.time_ns()
+    ms, sub_ms_ns = divmod(ns, 1_000_000)
+    rand_a = sub_ms_ns * 4096 // 1_000_000
+    rand_b = int.from_bytes(os.urandom(8), "big") & ((1 << 62) - 1)
+    value = (ms & ((1 << 48) - 1)) << 80 | 0x7 << 76 | rand_a << 64 | 0b10 << 62 | rand_b
+    return str(uuid.UUID(int=value))
+
+
+def to_utc_ms(value: datetime) -> datetime:
+    """``value`` in UTC, truncated to whole milliseconds; naive values raise ValueError."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"datetime must be timezone-aware: {value!r}")
+    value = value.astimezone(UTC)
+    return value.replace(microsecond=value.microsecond // 1000 * 1000)
+
+
+def format_timestamp(value: datetime) -> str:
+    """ISO-8601 UTC with milliseconds and a trailing Z: ``2026-11-26T10:03:00.000Z``."""
+    naive = to_utc_ms(value).replace(tzinfo=None)
+    return naive.isoformat(timespec="milliseconds") + "Z"
+
+
+def parse_timestamp(value: str) -> datetime:
+    """Inverse of :func:`format_timestamp` (any ISO-8601 with an offset or Z is accepted)."""
+    return to_utc_ms(datetime.fromisoformat(value))
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """One accepted event, whatever door it came through.
+
+    Invariants (enforced on construction): ``category`` in CATEGORIES, ``source`` in
+    SOURCES, ``timestamp``/``received_at`` timezone-aware; both are stored in UTC,
+    truncated to milliseconds, so ``from_record(to_record())`` is an exact round trip.
+    """
+
+    event_id: str
+    project_id: str
+    name: str
+    category: str
+    distinct_id: str | None
+    timestamp: datetime
+    received_at: datetime
+    properties: dict[str, Any] = field(default_factory=dict)
+    context: dict[str, Any] = field(default_factory=dict)
+    source: str = "native"
+
+    def __post_init__(self) -> None:
+        if self.category not in CATEGORIES:
+            raise ValueError(f"category must be one of {', '.join(CATEGORIES)}")
+        if self.source not in SOURCES:
+            raise ValueError(f"source must be one of {', '.join(SOURCES)}")
+        object.__setattr__(self, "timestamp", to_utc_ms(self.timestamp))
+        object.__setattr__(self, "received_at", to_utc_ms(self.received_at))
+
+    def to_record(self) -> dict[str, Any]:
+        """A JSON-serialisable dict; datetimes as ``YYYY-MM-DDTHH:MM:SS.mmmZ``."""
+        return {
+            "event_id": self.event_id,
+            "project_id": self.project_id,
+            "name": self.name,
+            "category": self.category,
+            "distinct_id": self.distinct_id,
+            "timestamp": format_timestamp(self.timestamp),
+            "received_at": format_timestamp(self.received_at),
+            "properties": self.properties,
+            "context": self.context,
+            "source": self.source,
+        }
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> Envelope:
+        """The envelope ``record`` was made from; a missing key raises KeyError."""
+        return cls(
+            event_id=record["event_id"],
+            project_id=record["project_id"],
+            name=record["name"],
+            category=record["category"],
+            distinct_id=record["distinct_id"],
+            timestamp=parse_timestamp(record["timestamp"]),
+            received_at=parse_timestamp(record["received_at"]),
+            properties=record["properties"],
+            context=record["context"],
+            source=record["source"],
+        )
+
+
+@dataclass(frozen=True)
+class EventError:
+    """One problem with one event: its batch index (None for a single event), the
+    dotted field path (``"event"`` for the event as a whole) and a message naming the
+    limit."""
+
+    index: int | None
+    field: str
+    message: str
+
+    def as_dict(self) -> dict[str, Any]:
+        """``{"index": ..., "field": ..., "message": ...}`` for the API error body."""
+        return {"index": self.index, "field": self.field, "message": self.message}
+
+
+class EventValidationError(ValueError):
+    """Every problem found in one event.
+
+    ``too_large`` is true when the only problem is the per-event size limit, so the
+    caller can answer 413 rather than 400.
+    """
+
+    def __init__(self, errors: list[EventError], *, too_large: bool = False) -> None:
+        self.errors = list(errors)
+        self.too_large = too_large
+        super().__init__("; ".join(f"{e.field}: {e.message}" for e in self.errors))

@@ -1,0 +1,66 @@
+"""The ingestion service: normalize raw events, keep the valid ones, enqueue them durably."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from django.conf import settings
+
+from analytics_site.errors import InvalidEvents, PayloadTooLarge
+
+from .envelope import Envelope, EventError, EventValidationError
+from .tasks import forward_to_kafka
+
+Normalizer = Callable[[object, int | None], Envelope]
+
+
+@dataclass
+class IngestResult:
+    """What happened to each event of a request."""
+
+    accepted: list[Envelope] = field(default_factory=list)
+    errors: list[EventError] = field(default_factory=list)
+    rejected_indexes: list[int | None] = field(default_factory=list)
+    too_large: list[bool] = field(default_factory=list)
+
+    @property
+    def rejected(self) -> list[dict]:
+        return [error.as_dict() for error in self.errors]
+
+
+def normalize_each(
+    items: Sequence[object], normalize: Normalizer, *, indexed: bool
+) -> IngestResult:
+    """Run ``normalize`` on every item; collect envelopes and per-event errors."""
+    result = IngestResult()
+    for position, raw in enumerate(items):
+        index = position if indexed else None
+        try:
+            result.accepted.append(normalize(raw, index))
+        except EventValidationError as exc:
+            result.errors.extend(exc.errors)
+            result.rejected_indexes.append(index)
+            result.too_large.append(exc.too_large)
+    return result
+
+
+def raise_if_nothing_valid(result: IngestResult) -> None:
+    """413 when every event was too large, 400 listing the errors when none was valid."""
+    if result.accepted or not result.errors:
+        return
+    if all(result.too_large):
+        raise PayloadTooLarge("; ".join(error.message for error in result.errors))
+    raise InvalidEvents(result.rejected)
+
+
+def enqueue(envelopes: Sequence[Envelope]) -> None:
+    """One Celery message for the request; returns once Redis has accepted it."""
+    if not envelopes:
+        return
+    forward_to_kafka.apply_async(
+        args=[[envelope.to_record() for envelope in envelopes]],
+        queue=settings.CELERY_TASK_DEFAULT_QUEUE,
+        retry=True,
+        retry_policy={"max_retries": 3, "interval_start": 0.2, "interval_step": 0.5},
+    )

@@ -1,0 +1,48 @@
+"""The one Kafka producer of the web/worker processes: created lazily, never at import.
+
+acks=all with the idempotent producer, so an acknowledged record is on every
+in-sync replica and a retried send is not written twice by the broker.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+
+from django.conf import settings
+from kafka import KafkaProducer
+
+_lock = threading.Lock()
+_producer: KafkaProducer | None = None
+_producer_pid: int | None = None
+
+
+def get_producer() -> KafkaProducer:
+    """The process-wide producer (re-created after a fork)."""
+    global _producer, _producer_pid
+    with _lock:
+        if _producer is None or _producer_pid != os.getpid():
+            _producer = KafkaProducer(
+                bootstrap_servers=settings.KAFKA_BOOTSTRAP_SERVERS,
+                acks="all",
+                enable_idempotence=True,
+                linger_ms=5,
+                compression_type=None,
+                request_timeout_ms=settings.KAFKA_REQUEST_TIMEOUT_MS,
+                delivery_timeout_ms=settings.KAFKA_REQUEST_TIMEOUT_MS + 5000,
+                max_block_ms=settings.KAFKA_REQUEST_TIMEOUT_MS,
+                client_id=f"analytics-{os.getpid()}",
+            )
+            _producer_pid = os.getpid()
+        return _producer
+
+
+def reset_producer() -> None:
+    """Close and forget the producer (after errors, so the next call reconnects)."""
+    global _producer
+    with _lock:
+        if _producer is not None:
+            try:
+                _producer.close(timeout=5)
+            finally:
+                _producer = None

@@ -1,0 +1,22 @@
+"""Kafka topic names, defined once: one topic per category plus the dead-letter queue."""
+
+from __future__ import annotations
+
+from django.conf import settings
+
+CATEGORIES = ("web", "mobile", "server", "other")
+
+
+def topic_for(category: str) -> str:
+    """``analytics.events.<category>``; an unknown category goes to ``...other``."""
+    suffix = category if category in CATEGORIES else "other"
+    return f"{settings.KAFKA_TOPIC_PREFIX}.{suffix}"
+
+
+def dlq_topic() -> str:
+    """Where records that cannot be processed go, with the reason."""
+    return f"{settings.KAFKA_TOPIC_PREFIX}.dlq"
+
+
+def all_topics() -> list[str]:
+    return [topic_for(category) for category in CATEGORIES] + [dlq_topic()]

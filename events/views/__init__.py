@@ -1,0 +1,1 @@
+"""HTTP front doors for ingestion: native, Segment-compatible and Keen-compatible."""

@@ -1,0 +1,62 @@
+"""``POST /api/v1/events``: one event, or ``{"batch": [...]}``."""
+
+from __future__ import annotations
+
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiExample, extend_schema
+from rest_framework import status
+from rest_framework.exceptions import ParseError
+from rest_framework.response import Response
+
+from ..auth import BearerKeyAuthentication
+from ..ingest import enqueue, normalize_each, raise_if_nothing_valid
+from ..limits import current_limits
+from ..normalize import normalize_native
+from .base import IngestView, check_batch_size
+
+
+class NativeEventsView(IngestView):
+    """Accept events with a write key; 202 once they are durably queued."""
+
+    authentication_classes = [BearerKeyAuthentication]
+
+    @extend_schema(
+        request=dict,
+        responses={202: dict},
+        examples=[
+            OpenApiExample(
+                "one event",
+                value={"name": "signup", "distinct_id": "u1", "properties": {"plan": "pro"}},
+            ),
+            OpenApiExample("batch", value={"batch": [{"name": "signup"}, {"name": "login"}]}),
+        ],
+    )
+    def post(self, request):
+        data = request.data
+        if not isinstance(data, dict):
+            raise ParseError('the body must be a JSON object: one event or {"batch": [...]}')
+        batched = "batch" in data
+        items = data["batch"] if batched else [data]
+        if not isinstance(items, list):
+            raise ParseError("batch: must be a list of events")
+        check_batch_size(items)
+        received_at = timezone.now()
+        project_id = request.auth.project_id
+        limits = current_limits()
+        result = normalize_each(
+            items,
+            lambda raw, index: normalize_native(
+                raw, project_id=project_id, received_at=received_at, index=index, limits=limits
+            ),
+            indexed=batched,
+        )
+        raise_if_nothing_valid(result)
+        enqueue(result.accepted)
+        return Response(
+            {
+                "accepted": len(result.accepted),
+                "event_ids": [envelope.event_id for envelope in result.accepted],
+                "rejected": result.rejected,
+            },
+            status=status.HTTP_202_ACCEPTED,
+        )

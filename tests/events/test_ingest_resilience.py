@@ -1,0 +1,59 @@
+"""Nothing accepted is lost: Kafka outages and a worker killed with SIGKILL."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+from rest_framework.test import APIClient
+
+from tests.conftest import run_stack
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db]
+
+
+def _send_batches(key: str, *, requests: int, per_request: int, tag: str) -> set[str]:
+    client = APIClient()
+    sent: set[str] = set()
+    for r in range(requests):
+        batch = [
+            {"name": "load", "event_id": f"{tag}-{r}-{n}", "distinct_id": f"u{n % 7}"}
+            for n in range(per_request)
+        ]
+        response = client.generic(
+            "POST",
+            "/api/v1/events",
+            json.dumps({"batch": batch}),
+            "application/json",
+            HTTP_AUTHORIZATION=f"Bearer {key}",
+        )
+        assert response.status_code == 202, response.content
+        sent.update(event["event_id"] for event in batch)
+    return sent
+
+
+def test_kafka_outage_loses_nothing(project_keys, kafka_tap, celery_worker) -> None:
+    assert run_stack("stop", "kafka").returncode == 0
+    try:
+        sent = _send_batches(project_keys["write_key"], requests=10, per_request=20, tag="out")
+        time.sleep(3)  # the worker is now retrying against a dead broker
+    finally:
+        started = run_stack("start", "kafka")
+        assert started.returncode == 0, started.stdout + started.stderr
+    records = kafka_tap.collect(project_id=project_keys["project_id"], event_ids=sent, timeout=180)
+    assert {record["event_id"] for _, record in records} == sent
+
+
+def test_worker_killed_mid_batch_loses_nothing(project_keys, kafka_tap, celery_worker) -> None:
+    sent = _send_batches(project_keys["write_key"], requests=40, per_request=100, tag="kill")
+    seen = kafka_tap.collect(project_id=project_keys["project_id"], expected=1, timeout=60)
+    celery_worker.kill()
+    assert 0 < len(seen) < len(sent), "the worker must be killed while work remains"
+    celery_worker.start()
+    seen_ids = {record["event_id"] for _, record in seen}
+    rest = kafka_tap.collect(
+        project_id=project_keys["project_id"], event_ids=sent - seen_ids, timeout=180
+    )
+    delivered = {record["event_id"] for _, record in seen + rest}
+    assert delivered == sent
