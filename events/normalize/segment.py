@@ -88,7 +88,8 @@ def normalize_segment(
 
     user_id = _segment_id(message, "userId", limits=limits, problems=problems)
     anonymous_id = _segment_id(message, "anonymousId", limits=limits, problems=problems)
-    if user_id is None and anonymous_id is None and not _given(message, "userId", "anonymousId"):
+    no_id = not _given(message, "userId", "anonymousId")
+    if no_id and kind != "alias":  # alias reports its own required userId below
         problems.add("userId", "userId or anonymousId is required")
 
     name = kind

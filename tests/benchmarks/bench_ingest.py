@@ -136,7 +136,7 @@ def main() -> None:
     try:
         _wait_http()
         headers = {
-            "Authorization": f"Bearer {keys['write_key']}",
+            "Authorization": f"Bearer {keys['write']}",
             "Content-Type": "application/json",
         }
         rows = []
