@@ -14,7 +14,6 @@ from ..normalize import normalize_segment
 from .base import IngestView, check_batch_size
 
 SEGMENT_CALLS = ("track", "identify", "page", "screen", "group", "alias")
-_BATCH_DEFAULTS = ("sentAt", "context", "integrations")
 
 
 class SegmentView(IngestView):
@@ -33,9 +32,9 @@ class SegmentView(IngestView):
             if not isinstance(items, list):
                 raise ParseError("batch: must be a list of messages")
             check_batch_size(items)
-            items = [_with_batch_defaults(item, data) for item in items]
+            batch = data
         else:
-            items = [data]
+            items, batch = [data], None
         received_at = timezone.now()
         project_id = request.auth.project_id
         limits = current_limits()
@@ -48,6 +47,7 @@ class SegmentView(IngestView):
                 received_at=received_at,
                 index=index,
                 limits=limits,
+                batch=batch,
             ),
             indexed=self.call_type is None,
         )
@@ -57,14 +57,3 @@ class SegmentView(IngestView):
         if result.errors:
             body["rejected"] = result.rejected
         return Response(body)
-
-
-def _with_batch_defaults(item: object, batch: dict) -> object:
-    """Batch-level sentAt, context and integrations apply to items that lack them."""
-    if not isinstance(item, dict):
-        return item
-    merged = dict(item)
-    for key in _BATCH_DEFAULTS:
-        if key in batch and key not in merged:
-            merged[key] = batch[key]
-    return merged

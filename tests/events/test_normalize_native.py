@@ -17,15 +17,11 @@ RECEIVED = datetime(2026, 11, 26, 10, 3, tzinfo=UTC)
 LIMITS = Limits()
 UUID7 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 FIELDS = "name, event_id, category, distinct_id, timestamp, properties, context"
-TS_MESSAGE = (
-    "must be an ISO-8601 timestamp (e.g. 2026-11-26T10:03:00.000Z) or Unix epoch number"
-)
+TS_MESSAGE = "must be an ISO-8601 timestamp (e.g. 2026-11-26T10:03:00.000Z) or Unix epoch number"
 
 
 def normalize(raw: object, *, index: int | None = None, limits: Limits = LIMITS) -> Envelope:
-    return normalize_native(
-        raw, project_id="p1", received_at=RECEIVED, index=index, limits=limits
-    )
+    return normalize_native(raw, project_id="p1", received_at=RECEIVED, index=index, limits=limits)
 
 
 def errors_of(raw: object, *, index: int | None = None, limits: Limits = LIMITS) -> list:
@@ -88,23 +84,27 @@ def test_null_optional_fields_count_as_absent() -> None:
     raw = {"name": "x", "event_id": None, "category": None, "distinct_id": None}
     raw |= {"timestamp": None, "properties": None, "context": None}
     envelope = normalize(raw)
-    assert (envelope.category, envelope.distinct_id, envelope.timestamp) == ("other", None, RECEIVED)
+    assert (envelope.category, envelope.distinct_id, envelope.timestamp) == (
+        "other",
+        None,
+        RECEIVED,
+    )
     assert (envelope.properties, envelope.context) == ({}, {})
     assert UUID7.match(envelope.event_id)
 
 
 def test_received_at_is_normalised_to_utc_milliseconds() -> None:
     received = datetime(2026, 11, 26, 11, 3, 0, 123456, tzinfo=timezone(timedelta(hours=1)))
-    envelope = normalize_native(
-        {"name": "x"}, project_id="p1", received_at=received, limits=LIMITS
-    )
+    envelope = normalize_native({"name": "x"}, project_id="p1", received_at=received, limits=LIMITS)
     assert envelope.received_at == datetime(2026, 11, 26, 10, 3, 0, 123000, tzinfo=UTC)
     assert envelope.timestamp == envelope.received_at
 
 
 def test_naive_received_at_is_a_programming_error() -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
-        normalize_native({"name": "x"}, project_id="p1", received_at=datetime(2026, 1, 1), limits=LIMITS)
+        normalize_native(
+            {"name": "x"}, project_id="p1", received_at=datetime(2026, 1, 1), limits=LIMITS
+        )
 
 
 # --- category ----------------------------------------------------------------------------
@@ -266,8 +266,7 @@ def test_timestamp_bounds_follow_the_limits() -> None:
         (
             None,
             "timestamp",
-            "2026-11-26T10:04:01.000Z is 61 seconds in the future, beyond the limit of 60"
-            " seconds",
+            "2026-11-26T10:04:01.000Z is 61 seconds in the future, beyond the limit of 60 seconds",
         )
     ]
     assert errors_of({"name": "x", "timestamp": "2025-12-31T00:00:00Z"}, limits=limits)[0][2] == (
@@ -376,7 +375,11 @@ def test_property_name_over_the_limit_names_the_path() -> None:
             "properties.user." + "k" * 256,
             "property name is 256 characters long, exceeding the limit of 255",
         ),
-        (None, "context." + "c" * 300, "property name is 300 characters long, exceeding the limit of 255"),
+        (
+            None,
+            "context." + "c" * 300,
+            "property name is 300 characters long, exceeding the limit of 255",
+        ),
     ]
 
 
