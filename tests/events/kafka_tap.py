@@ -56,18 +56,19 @@ class KafkaTap:
         expected: int = 0,
         event_ids: set[str] | None = None,
         timeout: float = 60,
+        settle: float = 1.0,
     ) -> list[tuple[str, dict]]:
         """(topic, record) pairs of ``project_id``, waiting for ``expected`` distinct
         event_ids (or, when given, until every id of ``event_ids`` has arrived).
 
-        Keeps reading one more second after the count is reached, so extra
+        Keeps reading ``settle`` seconds after the count is reached, so extra
         (duplicate) records would be seen too.
         """
         found: list[tuple[str, dict]] = []
         deadline = time.monotonic() + timeout
         settle_until = None
         while time.monotonic() < deadline:
-            for partition, records in self.consumer.poll(timeout_ms=500).items():
+            for partition, records in self.consumer.poll(timeout_ms=100).items():
                 for record in records:
                     value = json.loads(record.value)
                     if value.get("project_id") == project_id:
@@ -75,7 +76,7 @@ class KafkaTap:
             ids = {value["event_id"] for _, value in found}
             done = event_ids <= ids if event_ids is not None else len(ids) >= expected
             if done:
-                settle_until = settle_until or time.monotonic() + 1.0
+                settle_until = settle_until or time.monotonic() + settle
                 if time.monotonic() >= settle_until:
                     break
         return found

@@ -46,14 +46,18 @@ def test_kafka_outage_loses_nothing(project_keys, kafka_tap, celery_worker) -> N
 
 
 def test_worker_killed_mid_batch_loses_nothing(project_keys, kafka_tap, celery_worker) -> None:
-    sent = _send_batches(project_keys["write_key"], requests=40, per_request=100, tag="kill")
-    seen = kafka_tap.collect(project_id=project_keys["project_id"], expected=1, timeout=60)
-    celery_worker.kill()
-    assert 0 < len(seen) < len(sent), "the worker must be killed while work remains"
+    celery_worker.stop()  # queue everything first, so the kill lands mid-stream
+    sent = _send_batches(project_keys["write_key"], requests=100, per_request=100, tag="kill")
     celery_worker.start()
+    seen = kafka_tap.collect(
+        project_id=project_keys["project_id"], expected=1, timeout=60, settle=0
+    )
+    celery_worker.kill()
     seen_ids = {record["event_id"] for _, record in seen}
+    assert 0 < len(seen_ids) < len(sent), "the worker must be killed while work remains"
+    celery_worker.start()
     rest = kafka_tap.collect(
         project_id=project_keys["project_id"], event_ids=sent - seen_ids, timeout=180
     )
-    delivered = {record["event_id"] for _, record in seen + rest}
+    delivered = seen_ids | {record["event_id"] for _, record in rest}
     assert delivered == sent
