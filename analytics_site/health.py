@@ -37,9 +37,13 @@ class ComponentHealth:
 
 
 def check_database() -> None:
-    with connections["default"].cursor() as cursor:
-        cursor.execute("SELECT 1")
-        cursor.fetchone()
+    connection = connections["default"]
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+    finally:
+        connection.close_if_unusable_or_obsolete()
 
 
 def check_redis() -> None:
@@ -104,9 +108,6 @@ def _timed(name: str, check: Callable[[], None]) -> ComponentHealth:
     except Exception as exc:
         elapsed = (time.perf_counter() - started) * 1000
         return ComponentHealth(name, False, elapsed, f"{type(exc).__name__}: {exc}"[:500])
-    finally:
-        if name == "database":
-            connections["default"].close_if_unusable_or_obsolete()
     return ComponentHealth(name, True, (time.perf_counter() - started) * 1000)
 
 

@@ -21,7 +21,6 @@ class IngestResult:
 
     accepted: list[Envelope] = field(default_factory=list)
     errors: list[EventError] = field(default_factory=list)
-    rejected_indexes: list[int | None] = field(default_factory=list)
     too_large: list[bool] = field(default_factory=list)
 
     @property
@@ -40,7 +39,6 @@ def normalize_each(
             result.accepted.append(normalize(raw, index))
         except EventValidationError as exc:
             result.errors.extend(exc.errors)
-            result.rejected_indexes.append(index)
             result.too_large.append(exc.too_large)
     return result
 

@@ -27,7 +27,6 @@ def get_producer() -> KafkaProducer:
                 acks="all",
                 enable_idempotence=True,
                 linger_ms=5,
-                compression_type=None,
                 request_timeout_ms=settings.KAFKA_REQUEST_TIMEOUT_MS,
                 delivery_timeout_ms=settings.KAFKA_REQUEST_TIMEOUT_MS + 5000,
                 max_block_ms=settings.KAFKA_REQUEST_TIMEOUT_MS,

@@ -45,12 +45,12 @@ class EventJSONParser(BaseParser):
     media_type = "application/json"
 
     def parse(self, stream, media_type=None, parser_context=None):
-        request = (parser_context or {}).get("request")
+        context = parser_context or {}
+        request = context.get("request")
         meta = request.META if request is not None else {}
+        limits = getattr(context.get("view"), "limits", None) or current_limits()
         body = read_body(
-            stream,
-            encoding=meta.get("HTTP_CONTENT_ENCODING", ""),
-            limit=current_limits().max_body_bytes,
+            stream, encoding=meta.get("HTTP_CONTENT_ENCODING", ""), limit=limits.max_body_bytes
         )
         if not body.strip():
             raise ParseError("the request body is empty; send a JSON object")

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from django.utils import timezone
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import ParseError
 from rest_framework.response import Response
 
 from ..auth import BearerKeyAuthentication
-from ..ingest import enqueue, normalize_each, raise_if_nothing_valid
-from ..limits import current_limits
 from ..normalize import normalize_native
-from .base import IngestView, check_batch_size
+from .base import IngestView
 
 
 class NativeEventsView(IngestView):
@@ -39,19 +36,8 @@ class NativeEventsView(IngestView):
         items = data["batch"] if batched else [data]
         if not isinstance(items, list):
             raise ParseError("batch: must be a list of events")
-        check_batch_size(items)
-        received_at = timezone.now()
-        project_id = request.auth.project_id
-        limits = current_limits()
-        result = normalize_each(
-            items,
-            lambda raw, index: normalize_native(
-                raw, project_id=project_id, received_at=received_at, index=index, limits=limits
-            ),
-            indexed=batched,
-        )
-        raise_if_nothing_valid(result)
-        enqueue(result.accepted)
+        self.check_batch_size(items)
+        result = self.accept(items, normalize_native, indexed=batched)
         return Response(
             {
                 "accepted": len(result.accepted),

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework.exceptions import ParseError
 from rest_framework.response import Response
 
 from ..auth import SegmentKeyAuthentication
-from ..ingest import enqueue, normalize_each, raise_if_nothing_valid
-from ..limits import current_limits
 from ..normalize import normalize_segment
-from .base import IngestView, check_batch_size
+from .base import IngestView
 
 SEGMENT_CALLS = ("track", "identify", "page", "screen", "group", "alias")
 
@@ -31,28 +28,17 @@ class SegmentView(IngestView):
             items = data.get("batch")
             if not isinstance(items, list):
                 raise ParseError("batch: must be a list of messages")
-            check_batch_size(items)
+            self.check_batch_size(items)
             batch = data
         else:
             items, batch = [data], None
-        received_at = timezone.now()
-        project_id = request.auth.project_id
-        limits = current_limits()
-        result = normalize_each(
+        result = self.accept(
             items,
-            lambda raw, index: normalize_segment(
-                raw,
-                call_type=self.call_type,
-                project_id=project_id,
-                received_at=received_at,
-                index=index,
-                limits=limits,
-                batch=batch,
-            ),
+            normalize_segment,
             indexed=self.call_type is None,
+            call_type=self.call_type,
+            batch=batch,
         )
-        raise_if_nothing_valid(result)
-        enqueue(result.accepted)
         body: dict[str, object] = {"success": True}
         if result.errors:
             body["rejected"] = result.rejected

@@ -28,8 +28,11 @@ def _progress(message: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m services.localstack")
     parser.add_argument("action", choices=["install", "start", "stop", "status"])
-    parser.add_argument("services", nargs="*", choices=[[], *SERVICES], default=[])
+    parser.add_argument("services", nargs="*", metavar="{" + ",".join(SERVICES) + "}")
     args = parser.parse_args(argv)
+    unknown = [name for name in args.services if name not in SERVICES]
+    if unknown:
+        parser.error(f"unknown service {unknown[0]!r}; choose from {', '.join(SERVICES)}")
     try:
         config = load_config()
         names = args.services or list(SERVICES)

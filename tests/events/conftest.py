@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import time
 import uuid
 
 import pytest
 
-from tests.conftest import REPO_ROOT
+from tests.conftest import WorkerProcess
 from tests.events.kafka_tap import KafkaTap
 
 
@@ -28,41 +23,6 @@ def kafka_tap(services_up):
     tap = KafkaTap()
     yield tap
     tap.close()
-
-
-class WorkerProcess:
-    """A ``celery worker`` subprocess on a private queue; can be killed and restarted."""
-
-    def __init__(self, queue: str) -> None:
-        self.queue = queue
-        self.process: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [
-                sys.executable, "-m", "celery", "-A", "analytics_site", "worker",
-                "--pool", "solo", "--queues", self.queue,
-                "--hostname", f"{self.queue}-{time.monotonic_ns()}@%h",
-                "--without-gossip", "--without-mingle", "--loglevel", "WARNING",
-            ],
-            cwd=REPO_ROOT,
-            env={**os.environ, "DJANGO_SETTINGS_MODULE": "analytics_site.settings",
-                 "KAFKA_REQUEST_TIMEOUT_MS": "3000", "CELERY_VISIBILITY_TIMEOUT": "5"},
-            start_new_session=True,
-        )  # fmt: skip
-
-    def kill(self) -> None:
-        if self.process and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=30)
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.kill()
 
 
 @pytest.fixture(autouse=True)
