@@ -165,6 +165,20 @@ INGEST_RATE_LIMIT = _rate(env.str("INGEST_RATE_LIMIT", default="1000/s"))
 # --- Spark --------------------------------------------------------------------------
 SPARK_MASTER_URL = env.str("SPARK_MASTER_URL", default="local[2]")
 SPARK_JARS_DIR = Path(env.str("SPARK_JARS_DIR", default=str(DATA_DIR / "jars" / "spark")))
+SPARK_DRIVER_MEMORY = env.str("SPARK_DRIVER_MEMORY", default="2g")
+# The job reads back what it writes, so it reads and writes at this level.
+CASSANDRA_JOB_CONSISTENCY = env.str("CASSANDRA_JOB_CONSISTENCY", default="LOCAL_QUORUM")
+
+# --- Aggregation (insights/aggregation.py; scheduled by django-celery-beat) -----------
+AGGREGATION_QUEUE = env.str("AGGREGATION_QUEUE", default="aggregation")
+AGGREGATION_INTERVAL_SECONDS = env.int("AGGREGATION_INTERVAL_SECONDS", default=5)
+AGGREGATION_MAX_RECORDS_PER_PARTITION = env.int(
+    "AGGREGATION_MAX_RECORDS_PER_PARTITION", default=2_000_000
+)
+AGGREGATION_TIME_LIMIT_SECONDS = env.int("AGGREGATION_TIME_LIMIT_SECONDS", default=1800)
+# Runs that read nothing are kept this long, so the admin list stays readable.
+AGGREGATION_EMPTY_RUN_RETENTION_HOURS = env.int("AGGREGATION_EMPTY_RUN_RETENTION_HOURS", default=24)
+CELERY_TASK_ROUTES = {"insights.*": {"queue": AGGREGATION_QUEUE}}
 
 # --- Health checks ------------------------------------------------------------------
 HEALTH_CHECK_TIMEOUT_SECONDS = env.float("HEALTH_CHECK_TIMEOUT_SECONDS", default=3.0)

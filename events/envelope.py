@@ -51,6 +51,25 @@ def parse_timestamp(value: str) -> datetime:
     return to_utc_ms(datetime.fromisoformat(value))
 
 
+def numeric_leaves(tree: dict[str, Any], prefix: str = "") -> dict[str, int | float]:
+    """Every number in ``tree`` by dotted path (``{"cart": {"total": 9.5}}`` ->
+    ``{"cart.total": 9.5}``); booleans, strings and list items are not numbers here.
+
+    The aggregation job sums these without parsing ``properties`` again, so a JSON
+    string such as ``"12"`` is never mistaken for the number 12.
+    """
+    leaves: dict[str, int | float] = {}
+    for key, value in tree.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, bool):
+            continue
+        if isinstance(value, int | float):
+            leaves[path] = value
+        elif isinstance(value, dict):
+            leaves.update(numeric_leaves(value, f"{path}."))
+    return leaves
+
+
 @dataclass(frozen=True)
 class Envelope:
     """One accepted event, whatever door it came through.
@@ -92,6 +111,7 @@ class Envelope:
             "properties": self.properties,
             "context": self.context,
             "source": self.source,
+            "numeric_properties": numeric_leaves(self.properties),
         }
 
     @classmethod

@@ -1,4 +1,5 @@
-"""Cassandra tables (django-cassandra-engine models), designed query-first.
+"""Cassandra tables (django-cassandra-engine models), designed query-first, and the
+relational ``JobRun`` record of every aggregation run.
 
 ``RawEvent`` keeps every accepted event once: a partition per project, event name
 and UTC day, clustered by event time (``event_time``) then ``event_id`` (the idempotency key), so
@@ -9,6 +10,8 @@ per day.
 from __future__ import annotations
 
 from cassandra.cqlengine import columns
+from django.db import models
+from django.utils import timezone
 from django_cassandra_engine.models import DjangoCassandraModel
 
 
@@ -27,7 +30,83 @@ class RawEvent(DjangoCassandraModel):
     received_at = columns.DateTime()
     properties = columns.Text(default="{}")
     context = columns.Text(default="{}")
+    numeric_properties = columns.Map(columns.Text, columns.Decimal)
     source = columns.Text()
 
     class Meta:
         get_pk_field = "event_id"
+
+
+class Rollup(DjangoCassandraModel):
+    """One bucket of one metric: see ``spark/rollups.py`` for what each column holds.
+
+    A partition per (project, event name, metric, granularity, period) holds every
+    bucket of that period in time order, so an interval query reads one or two
+    partitions. ``metric`` is ``events`` (count, uniques) or ``property:<path>``
+    (count, sum, min, max); ``category`` is an event category or ``all``.
+    """
+
+    __table_name__ = "rollups"
+
+    project_id = columns.Text(partition_key=True)
+    name = columns.Text(partition_key=True)
+    metric = columns.Text(partition_key=True)
+    granularity = columns.Text(partition_key=True)
+    period = columns.Text(partition_key=True)
+    bucket = columns.DateTime(primary_key=True, clustering_order="ASC")
+    category = columns.Text(primary_key=True, clustering_order="ASC")
+    count = columns.BigInt()
+    uniques = columns.BigInt()
+    sum = columns.Decimal()
+    min = columns.Decimal()
+    max = columns.Decimal()
+
+    class Meta:
+        get_pk_field = "bucket"
+
+
+class JobRun(models.Model):
+    """One aggregation run, in the relational database (visible in the admin).
+
+    The ``end_offsets`` of the latest succeeded run are where the next run starts, so
+    offsets are committed only when a run has written everything.
+    """
+
+    class Status(models.TextChoices):
+        RUNNING = "running"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+        ABANDONED = "abandoned"
+
+    class Trigger(models.TextChoices):
+        SCHEDULE = "schedule"
+        MANUAL = "manual"
+        REPLAY = "replay"
+
+    job = models.CharField(max_length=50, default="aggregate")
+    trigger = models.CharField(max_length=20, choices=Trigger.choices)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.RUNNING)
+    started_at = models.DateTimeField(default=timezone.now, db_index=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    start_offsets = models.JSONField(default=dict, blank=True)
+    end_offsets = models.JSONField(default=dict, blank=True)
+    records_read = models.PositiveBigIntegerField(default=0)
+    invalid = models.PositiveBigIntegerField(default=0, help_text="sent to the DLQ")
+    duplicates = models.PositiveBigIntegerField(default=0, help_text="dropped by event_id")
+    events_written = models.PositiveBigIntegerField(default=0)
+    rollup_rows = models.PositiveBigIntegerField(default=0)
+    derived_rows = models.PositiveBigIntegerField(default=0, help_text="second stage")
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+        indexes = [models.Index(fields=["job", "status", "-started_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.job} #{self.pk} {self.status}"
+
+    @property
+    def seconds(self) -> float | None:
+        if self.finished_at is None:
+            return None
+        return (self.finished_at - self.started_at).total_seconds()

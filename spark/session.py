@@ -42,9 +42,16 @@ def build_session(
     jars_dir: Path,
     cassandra_host: str = "127.0.0.1",
     cassandra_port: int = 9042,
+    consistency: str = "LOCAL_QUORUM",
+    driver_memory: str = "2g",
     extra_conf: dict[str, str] | None = None,
 ) -> SparkSession:
-    """A SparkSession on ``master`` with both connectors; the driver binds 127.0.0.1."""
+    """A SparkSession on ``master`` with both connectors; the driver binds 127.0.0.1.
+
+    The job reads what it wrote, so Cassandra reads and writes use ``consistency``
+    (LOCAL_QUORUM by default: read-your-writes on a replicated ring).
+    ``driver_memory`` applies only when this call starts the JVM.
+    """
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     builder = (
         SparkSession.builder.appName(app_name)
@@ -53,11 +60,15 @@ def build_session(
         .config("spark.driver.host", "127.0.0.1")
         .config("spark.driver.bindAddress", "127.0.0.1")
         .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.shuffle.partitions", "4")
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.cassandra.connection.host", cassandra_host)
         .config("spark.cassandra.connection.port", str(cassandra_port))
         .config("spark.sql.extensions", "com.datastax.spark.connector.CassandraSparkExtensions")
+        .config("spark.cassandra.input.consistency.level", consistency)
+        .config("spark.cassandra.output.consistency.level", consistency)
+        .config("spark.driver.memory", driver_memory)
     )
     for key, value in (extra_conf or {}).items():
         builder = builder.config(key, value)

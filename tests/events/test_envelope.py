@@ -83,6 +83,7 @@ def test_to_record_is_exact_and_json_serialisable() -> None:
         "properties": {"total": 9.5, "items": [{"sku": "a"}], "user": {"id": 7}},
         "context": {"library": {"name": "analytics.js"}},
         "source": "segment",
+        "numeric_properties": {"total": 9.5, "user.id": 7},
     }
     assert json.loads(json.dumps(record)) == record
 

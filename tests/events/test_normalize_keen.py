@@ -66,6 +66,7 @@ def test_plain_event() -> None:
         "properties": {"item": "golden widget", "price": 9.99, "user": {"name": "Ann"}},
         "context": {},
         "source": "keen",
+        "numeric_properties": {"price": 9.99},
     }
 
 
@@ -91,6 +92,7 @@ def test_keen_object_gives_timestamp_and_id_and_is_removed() -> None:
         "properties": {"item": "widget"},
         "context": {},
         "source": "keen",
+        "numeric_properties": {},
     }
     assert "keen" in raw  # the input is not mutated
 
@@ -296,4 +298,5 @@ def test_event_serialised_by_the_keen_python_client() -> None:
         "properties": {"user": {"id": "u9"}, "amount": 3},
         "context": {},
         "source": "keen",
+        "numeric_properties": {"amount": 3},
     }

@@ -53,6 +53,7 @@ def test_minimal_event_gets_defaults() -> None:
         "properties": {},
         "context": {},
         "source": "native",
+        "numeric_properties": {},
     }
 
 
@@ -77,6 +78,7 @@ def test_full_event_is_kept_exactly() -> None:
         "properties": {"total": 19.99, "items": [{"sku": "a", "qty": 2}], "coupon": None},
         "context": {"ip": "10.0.0.1", "library": {"name": "analytics.js"}},
         "source": "native",
+        "numeric_properties": {"total": 19.99},
     }
 
 

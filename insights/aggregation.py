@@ -1,0 +1,158 @@
+"""Run the aggregation now: one run at a time, recorded as a JobRun, offsets committed last.
+
+``run_aggregation`` is what the Celery task and ``manage.py aggregate`` call. It
+takes a Redis lock (so two runs never recompute the same buckets at once), plans
+the Kafka offset range from the last succeeded run, runs the Spark job and then
+the second-stage job on the process's warm SparkSession, and records the outcome.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from contextlib import contextmanager, suppress
+
+import redis
+from django.conf import settings
+from django.db import connections
+from django.utils import timezone
+
+from events.topics import CATEGORIES, dlq_topic, topic_for
+
+from .models import JobRun
+from .spark_runtime import get_session
+
+LOCK_NAME = "lock:insights.aggregate"
+JOB = "aggregate"
+
+
+class AggregationBusy(RuntimeError):
+    """Another aggregation run holds the lock."""
+
+
+@contextmanager
+def exclusive_run():
+    """Hold the aggregation lock for the body; raise AggregationBusy if it is taken.
+
+    The lock expires a minute after the run's time limit, so a killed process
+    cannot block runs for longer than that.
+    """
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    lock = client.lock(LOCK_NAME, timeout=settings.AGGREGATION_TIME_LIMIT_SECONDS + 60)
+    if not lock.acquire(blocking=False):
+        client.close()
+        raise AggregationBusy("another aggregation run is in progress")
+    try:
+        yield
+    finally:
+        with suppress(redis.exceptions.LockError):  # expired: nothing left to release
+            lock.release()
+        client.close()
+
+
+def committed_offsets() -> dict[str, dict[str, int]]:
+    """Where the next run starts: the end offsets of the latest succeeded run."""
+    last = (
+        JobRun.objects.filter(job=JOB, status=JobRun.Status.SUCCEEDED)
+        .order_by("-finished_at")
+        .only("end_offsets")
+        .first()
+    )
+    return last.end_offsets if last else {}
+
+
+def cassandra_keyspace() -> str:
+    """The keyspace in use (the test keyspace under tests)."""
+    return connections["cassandra"].settings_dict["NAME"]
+
+
+def event_topics() -> list[str]:
+    return [topic_for(category) for category in CATEGORIES]
+
+
+def _abandon_unfinished() -> None:
+    """Runs still marked running when the lock is free died without finishing."""
+    JobRun.objects.filter(job=JOB, status=JobRun.Status.RUNNING).update(
+        status=JobRun.Status.ABANDONED,
+        finished_at=timezone.now(),
+        error="the process running it ended before it finished (killed or crashed)",
+    )
+
+
+def _prune_empty_runs() -> None:
+    cutoff = timezone.now() - dt.timedelta(hours=settings.AGGREGATION_EMPTY_RUN_RETENTION_HOURS)
+    JobRun.objects.filter(
+        job=JOB, status=JobRun.Status.SUCCEEDED, records_read=0, started_at__lt=cutoff
+    ).delete()
+
+
+def run_aggregation(
+    *,
+    trigger: str = JobRun.Trigger.SCHEDULE,
+    replay_from_time: dt.datetime | None = None,
+    replay_from_offset: int | None = None,
+    progress: Callable[[str], None] = lambda _message: None,
+) -> JobRun:
+    """Aggregate every event that arrived since the last succeeded run; return its JobRun.
+
+    A replay (``replay_from_time`` or ``replay_from_offset``, for every partition)
+    rereads from that point; it is safe because stored events are deduplicated by
+    event_id and rollups are recomputed from stored events. Raises AggregationBusy
+    if a run is in progress; any other failure is recorded on the JobRun and re-raised.
+    """
+    from spark.jobs import aggregate, derive_rollups
+    from spark.offsets import plan_range
+
+    with exclusive_run():
+        _abandon_unfinished()
+        bootstrap = list(settings.KAFKA_BOOTSTRAP_SERVERS)
+        from_ms = None if replay_from_time is None else int(replay_from_time.timestamp() * 1000)
+        offsets = plan_range(
+            bootstrap=bootstrap,
+            topics=event_topics(),
+            committed=committed_offsets(),
+            max_records_per_partition=settings.AGGREGATION_MAX_RECORDS_PER_PARTITION,
+            from_timestamp_ms=from_ms,
+            from_offset=replay_from_offset,
+        )
+        run = JobRun.objects.create(
+            job=JOB, trigger=trigger, start_offsets=offsets.start, end_offsets=offsets.end
+        )
+        try:
+            result = aggregate.run(
+                get_session() if offsets.records else None,
+                offsets=offsets,
+                bootstrap=",".join(bootstrap),
+                keyspace=cassandra_keyspace(),
+                dlq_topic=dlq_topic(),
+                progress=progress,
+            )
+            derived = 0
+            if result.day_partitions:
+                progress("deriving monthly rollups")
+                derived = derive_rollups.run(
+                    get_session(),
+                    day_partitions=result.day_partitions,
+                    keyspace=cassandra_keyspace(),
+                )
+        except BaseException as exc:
+            run.status = JobRun.Status.FAILED
+            run.error = f"{type(exc).__name__}: {exc}"[:10_000]
+            run.finished_at = timezone.now()
+            run.save()
+            raise
+        run.status = JobRun.Status.SUCCEEDED
+        run.finished_at = timezone.now()
+        run.records_read = result.records_read
+        run.invalid = result.invalid
+        run.duplicates = result.duplicates
+        run.events_written = result.events_written
+        run.rollup_rows = result.rollup_rows
+        run.derived_rows = derived
+        run.save()
+        _prune_empty_runs()
+        progress(
+            f"done: {run.records_read} read, {run.events_written} new, {run.duplicates} "
+            f"duplicates, {run.invalid} invalid, {run.rollup_rows} rollups, {derived} derived"
+        )
+        return run

@@ -1,0 +1,34 @@
+"""The process's SparkSession, built on first use from settings and kept warm.
+
+A dedicated Celery worker (queue ``AGGREGATION_QUEUE``, concurrency 1) holds it
+between runs, so a run pays for Spark's JVM start once, not every time.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from django.conf import settings
+from pyspark.sql import SparkSession
+
+_lock = threading.Lock()
+_session: SparkSession | None = None
+
+
+def get_session() -> SparkSession:
+    """The warm session (``SPARK_MASTER_URL``, both connectors, Cassandra from settings)."""
+    global _session
+    with _lock:
+        if _session is None or _session.sparkContext._jsc is None:
+            from spark.session import build_session
+
+            _session = build_session(
+                app_name="analytics-aggregation",
+                master=settings.SPARK_MASTER_URL,
+                jars_dir=settings.SPARK_JARS_DIR,
+                cassandra_host=settings.CASSANDRA_HOSTS[0],
+                cassandra_port=settings.CASSANDRA_PORT,
+                consistency=settings.CASSANDRA_JOB_CONSISTENCY,
+                driver_memory=settings.SPARK_DRIVER_MEMORY,
+            )
+        return _session

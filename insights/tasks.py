@@ -1,0 +1,41 @@
+"""Celery tasks of the analytics engine (routed to AGGREGATION_QUEUE)."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
+
+from .aggregation import AggregationBusy, run_aggregation
+from .models import JobRun
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(
+    bind=True,
+    name="insights.aggregate_events",
+    max_retries=3,
+    soft_time_limit=settings.AGGREGATION_TIME_LIMIT_SECONDS,
+    time_limit=settings.AGGREGATION_TIME_LIMIT_SECONDS + 30,
+)
+def aggregate_events(self, trigger: str = JobRun.Trigger.SCHEDULE) -> int | None:
+    """Run the aggregation; return the JobRun id, or None if a run was already in progress.
+
+    A failed run (Kafka or Cassandra unreachable, a Spark error) is retried with
+    backoff; retrying is safe because a run commits its offsets only on success.
+    """
+    try:
+        return run_aggregation(trigger=trigger).pk
+    except AggregationBusy:
+        logger.info("aggregation skipped: a run is in progress")
+        return None
+    except SoftTimeLimitExceeded:
+        from .spark_runtime import get_session
+
+        get_session().sparkContext.cancelAllJobs()
+        raise
+    except Exception as exc:
+        raise self.retry(exc=exc, countdown=min(60, 5 * 2**self.request.retries)) from exc

@@ -1,0 +1,135 @@
+"""Parse Kafka records into events: the envelope schema and a pure transform.
+
+An envelope is the JSON the ingestion layer produces (``events/envelope.py``).
+``parse_records`` splits Kafka records into valid events and invalid records
+(with the reason), keeping each record's topic, partition and offset.
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+# Sums are exact in decimal: 29 integer digits and 9 fractional ones. A numeric
+# property outside that range is left out of the numeric rollups.
+NUMBER = T.DecimalType(38, 9)
+
+ENVELOPE_SCHEMA = T.StructType(
+    [
+        T.StructField("event_id", T.StringType()),
+        T.StructField("project_id", T.StringType()),
+        T.StructField("name", T.StringType()),
+        T.StructField("category", T.StringType()),
+        T.StructField("distinct_id", T.StringType()),
+        T.StructField("timestamp", T.StringType()),
+        T.StructField("received_at", T.StringType()),
+        T.StructField("source", T.StringType()),
+        # Spark keeps a nested object as its JSON text when the field is a string.
+        T.StructField("properties", T.StringType()),
+        T.StructField("context", T.StringType()),
+        T.StructField("numeric_properties", T.MapType(T.StringType(), T.StringType())),
+    ]
+)
+
+EVENT_COLUMNS = [
+    "project_id",
+    "name",
+    "day",
+    "event_time",
+    "event_id",
+    "category",
+    "distinct_id",
+    "received_at",
+    "properties",
+    "context",
+    "numeric_properties",
+    "source",
+]
+
+_REQUIRED = ("event_id", "project_id", "name", "event_time")
+
+
+def parse_records(records: DataFrame) -> DataFrame:
+    """Kafka records -> one row per record: EVENT_COLUMNS, ``topic``, ``partition``,
+    ``offset``, ``reason`` and ``value``.
+
+    ``records`` has Kafka's columns (``value`` binary, ``topic``, ``partition``,
+    ``offset``). ``properties`` and ``context`` stay JSON text; ``numeric_properties``
+    maps dotted paths to decimals. ``reason`` is null for a valid event; otherwise it
+    says why the record is not one (not a JSON envelope, or no event_id, project_id,
+    name or parseable timestamp), and ``value`` keeps the record's text for the DLQ.
+    """
+    raw = F.col("value").cast("string")
+    parsed = records.select(
+        "topic",
+        "partition",
+        "offset",
+        raw.alias("text"),
+        F.from_json(raw, ENVELOPE_SCHEMA).alias("e"),
+    )
+    rows = parsed.select(
+        "topic",
+        "partition",
+        "offset",
+        "text",
+        F.col("e.event_id").alias("event_id"),
+        F.col("e.project_id").alias("project_id"),
+        F.col("e.name").alias("name"),
+        F.coalesce(F.col("e.category"), F.lit("other")).alias("category"),
+        F.col("e.distinct_id").alias("distinct_id"),
+        F.to_timestamp(F.col("e.timestamp")).alias("event_time"),
+        F.to_timestamp(F.col("e.received_at")).alias("received_at"),
+        F.coalesce(F.col("e.properties"), F.lit("{}")).alias("properties"),
+        F.coalesce(F.col("e.context"), F.lit("{}")).alias("context"),
+        F.map_filter(
+            F.transform_values(
+                F.coalesce(
+                    F.col("e.numeric_properties"), F.create_map().cast("map<string,string>")
+                ),
+                lambda _key, value: value.cast(NUMBER),
+            ),
+            lambda _key, value: value.isNotNull(),
+        ).alias("numeric_properties"),
+        F.col("e.source").alias("source"),
+        (
+            F.col("e").isNull()
+            | (
+                F.col("e.event_id").isNull()
+                & F.col("e.project_id").isNull()
+                & F.col("e.name").isNull()
+            )
+        ).alias("not_envelope"),
+    )
+    missing = [F.when(F.col(name).isNull(), F.lit(name)) for name in _REQUIRED]
+    any_missing = F.lit(False)
+    for name in _REQUIRED:
+        any_missing = any_missing | F.col(name).isNull()
+    reason = (
+        F.when(F.col("not_envelope"), F.lit("not a JSON event envelope"))
+        .when(any_missing, F.concat(F.lit("missing or invalid: "), F.concat_ws(", ", *missing)))
+        .otherwise(F.lit(None))
+    )
+    return rows.select(
+        *[c for c in EVENT_COLUMNS if c != "day"],
+        F.to_date("event_time").alias("day"),
+        "topic",
+        "partition",
+        "offset",
+        reason.alias("reason"),
+        F.when(reason.isNotNull(), F.col("text")).alias("value"),
+    )
+
+
+def valid_events(parsed: DataFrame) -> DataFrame:
+    """The events among ``parse_records`` rows: EVENT_COLUMNS, topic, partition, offset."""
+    return parsed.where(F.col("reason").isNull()).select(
+        *EVENT_COLUMNS, "topic", "partition", "offset"
+    )
+
+
+def invalid_records(parsed: DataFrame) -> DataFrame:
+    """The non-events among ``parse_records`` rows: topic, partition, offset, value, reason."""
+    return parsed.where(F.col("reason").isNotNull()).select(
+        "topic", "partition", "offset", "value", "reason"
+    )

@@ -1,0 +1,35 @@
+"""The second-stage job: derive rollups from stored rollups, never rereading Kafka.
+
+It reads the daily-rollup partitions the aggregation job just wrote and rewrites
+the monthly rollups of those years (``spark.rollups.months_from_days``): counts,
+sums, minima and maxima, which are exact when derived. Like the first stage, it is
+a pure recomputation, so rerunning it changes nothing.
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
+
+from spark.jobs.aggregate import ROLLUPS_TABLE, cassandra_table, write_table
+from spark.rollups import months_from_days
+
+DayPartition = tuple[str, str, str, str]  # project_id, name, metric, period (year)
+
+
+def run(spark: SparkSession, *, day_partitions: list[DayPartition], keyspace: str) -> int:
+    """Rewrite the monthly rollups of ``day_partitions``; return the rows written."""
+    if not day_partitions:
+        return 0
+    keys = spark.createDataFrame(
+        day_partitions, "project_id string, name string, metric string, period string"
+    ).withColumn("granularity", F.lit("day"))
+    table = cassandra_table(spark, keyspace=keyspace, table=ROLLUPS_TABLE)
+    days = keys.join(table, ["project_id", "name", "metric", "granularity", "period"])
+    months = months_from_days(days).persist()
+    try:
+        written = months.count()
+        write_table(months, keyspace=keyspace, table=ROLLUPS_TABLE)
+        return written
+    finally:
+        months.unpersist()

@@ -1,0 +1,96 @@
+"""Kafka offset ranges for one batch run, worked out with kafka-python on the driver.
+
+Offsets are plain data, ``{topic: {partition: offset}}`` (JSON-friendly, partitions
+as strings), so the caller can store a run's end offsets and hand them back as the
+next run's start. A range's end is exclusive, as in Kafka and Spark.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from kafka import KafkaConsumer, TopicPartition
+
+Offsets = dict[str, dict[str, int]]
+
+
+@dataclass(frozen=True)
+class OffsetRange:
+    """Records ``[start, end)`` of every partition of every topic in it."""
+
+    start: Offsets
+    end: Offsets
+
+    @property
+    def records(self) -> int:
+        return sum(
+            end - self.start[topic][partition]
+            for topic, partitions in self.end.items()
+            for partition, end in partitions.items()
+        )
+
+    def spark_options(self) -> dict[str, str]:
+        """Options for Spark's Kafka source reading exactly this range."""
+        return {
+            "assign": json.dumps({t: [int(p) for p in ps] for t, ps in self.end.items()}),
+            "startingOffsets": json.dumps(_as_ints(self.start)),
+            "endingOffsets": json.dumps(_as_ints(self.end)),
+        }
+
+
+def _as_ints(offsets: Offsets) -> dict[str, dict[str, int]]:
+    return {topic: {str(p): o for p, o in parts.items()} for topic, parts in offsets.items()}
+
+
+def plan_range(
+    *,
+    bootstrap: list[str],
+    topics: list[str],
+    committed: Offsets,
+    max_records_per_partition: int | None = None,
+    from_timestamp_ms: int | None = None,
+    from_offset: int | None = None,
+) -> OffsetRange:
+    """The range a run should read: from ``committed`` (or the earliest offset for a
+    partition never read) to the latest offset, at most ``max_records_per_partition``
+    per partition. ``from_timestamp_ms`` or ``from_offset`` replace the start (a replay);
+    both are clamped to what the partition still holds. Topics that do not exist yet
+    are left out; partitions with nothing new are kept with start == end.
+    """
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    try:
+        existing = consumer.topics()
+        partitions = [
+            TopicPartition(topic, partition)
+            for topic in topics
+            if topic in existing
+            for partition in sorted(consumer.partitions_for_topic(topic) or ())
+        ]
+        earliest = consumer.beginning_offsets(partitions)
+        latest = consumer.end_offsets(partitions)
+        by_time = {}
+        if from_timestamp_ms is not None:
+            by_time = consumer.offsets_for_times({tp: from_timestamp_ms for tp in partitions})
+    finally:
+        consumer.close()
+
+    start: Offsets = {}
+    end: Offsets = {}
+    for tp in partitions:
+        key = str(tp.partition)
+        low, high = earliest[tp], latest[tp]
+        if from_timestamp_ms is not None:
+            found = by_time.get(tp)
+            begin = found.offset if found is not None else high
+        elif from_offset is not None:
+            begin = from_offset
+        else:
+            begin = committed.get(tp.topic, {}).get(key, low)
+        begin = min(max(begin, low), high)
+        stop = high
+        if max_records_per_partition is not None:
+            stop = min(high, begin + max_records_per_partition)
+        start.setdefault(tp.topic, {})[key] = begin
+        end.setdefault(tp.topic, {})[key] = stop
+    return OffsetRange(start=start, end=end)
