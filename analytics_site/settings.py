@@ -176,6 +176,9 @@ AGGREGATION_MAX_RECORDS_PER_PARTITION = env.int(
     "AGGREGATION_MAX_RECORDS_PER_PARTITION", default=2_000_000
 )
 AGGREGATION_TIME_LIMIT_SECONDS = env.int("AGGREGATION_TIME_LIMIT_SECONDS", default=1800)
+# One run at a time: a Redis lock renewed while the run lives, so a killed run frees
+# it within this many seconds.
+AGGREGATION_LOCK_TTL_SECONDS = env.int("AGGREGATION_LOCK_TTL_SECONDS", default=30)
 # Runs that read nothing are kept this long, so the admin list stays readable.
 AGGREGATION_EMPTY_RUN_RETENTION_HOURS = env.int("AGGREGATION_EMPTY_RUN_RETENTION_HOURS", default=24)
 CELERY_TASK_ROUTES = {"insights.*": {"queue": AGGREGATION_QUEUE}}

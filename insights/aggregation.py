@@ -9,6 +9,7 @@ the second-stage job on the process's warm SparkSession, and records the outcome
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections.abc import Callable
 from contextlib import contextmanager, suppress
 
@@ -31,20 +32,33 @@ class AggregationBusy(RuntimeError):
 
 
 @contextmanager
-def exclusive_run():
-    """Hold the aggregation lock for the body; raise AggregationBusy if it is taken.
+def exclusive_run(*, wait_seconds: float = 0):
+    """Hold the aggregation lock for the body; raise AggregationBusy if it is still
+    taken after ``wait_seconds``.
 
-    The lock expires a minute after the run's time limit, so a killed process
-    cannot block runs for longer than that.
+    The lock lives ``AGGREGATION_LOCK_TTL_SECONDS`` and a heartbeat thread renews it
+    while the body runs, so a killed process frees it within one TTL.
     """
+    ttl = settings.AGGREGATION_LOCK_TTL_SECONDS
     client = redis.Redis.from_url(settings.REDIS_URL)
-    lock = client.lock(LOCK_NAME, timeout=settings.AGGREGATION_TIME_LIMIT_SECONDS + 60)
-    if not lock.acquire(blocking=False):
+    lock = client.lock(LOCK_NAME, timeout=ttl)
+    if not lock.acquire(blocking=wait_seconds > 0, blocking_timeout=wait_seconds or None):
         client.close()
         raise AggregationBusy("another aggregation run is in progress")
+    stop = threading.Event()
+
+    def heartbeat() -> None:
+        while not stop.wait(ttl / 3):
+            with suppress(redis.exceptions.RedisError):
+                lock.reacquire()
+
+    renewer = threading.Thread(target=heartbeat, name="aggregation-lock", daemon=True)
+    renewer.start()
     try:
         yield
     finally:
+        stop.set()
+        renewer.join()
         with suppress(redis.exceptions.LockError):  # expired: nothing left to release
             lock.release()
         client.close()
@@ -91,6 +105,7 @@ def run_aggregation(
     trigger: str = JobRun.Trigger.SCHEDULE,
     replay_from_time: dt.datetime | None = None,
     replay_from_offset: int | None = None,
+    wait_seconds: float = 0,
     progress: Callable[[str], None] = lambda _message: None,
 ) -> JobRun:
     """Aggregate every event that arrived since the last succeeded run; return its JobRun.
@@ -98,12 +113,12 @@ def run_aggregation(
     A replay (``replay_from_time`` or ``replay_from_offset``, for every partition)
     rereads from that point; it is safe because stored events are deduplicated by
     event_id and rollups are recomputed from stored events. Raises AggregationBusy
-    if a run is in progress; any other failure is recorded on the JobRun and re-raised.
+    if a run is still in progress after ``wait_seconds``; any other failure is recorded on the JobRun and re-raised.
     """
     from spark.jobs import aggregate, derive_rollups
     from spark.offsets import plan_range
 
-    with exclusive_run():
+    with exclusive_run(wait_seconds=wait_seconds):
         _abandon_unfinished()
         bootstrap = list(settings.KAFKA_BOOTSTRAP_SERVERS)
         from_ms = None if replay_from_time is None else int(replay_from_time.timestamp() * 1000)

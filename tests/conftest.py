@@ -31,21 +31,25 @@ def run_stack(*args: str, env: dict[str, str] | None = None, timeout: float = 30
 class WorkerProcess:
     """A ``celery worker`` subprocess on a private queue; can be killed and restarted."""
 
-    def __init__(self, queue: str) -> None:
+    def __init__(
+        self, queue: str, *, env: dict[str, str] | None = None, pool: str = "solo"
+    ) -> None:
         self.queue = queue
+        self.env = env or {}
+        self.pool = pool
         self.process: subprocess.Popen | None = None
 
     def start(self) -> None:
         self.process = subprocess.Popen(
             [
                 sys.executable, "-m", "celery", "-A", "analytics_site", "worker",
-                "--pool", "solo", "--queues", self.queue,
+                "--pool", self.pool, "--concurrency", "1", "--queues", self.queue,
                 "--hostname", f"{self.queue}-{time.monotonic_ns()}@%h",
                 "--without-gossip", "--without-mingle", "--loglevel", "WARNING",
             ],
             cwd=REPO_ROOT,
             env={**os.environ, "DJANGO_SETTINGS_MODULE": "analytics_site.settings",
-                 "KAFKA_REQUEST_TIMEOUT_MS": "3000", "CELERY_VISIBILITY_TIMEOUT": "5"},
+                 "KAFKA_REQUEST_TIMEOUT_MS": "3000", "CELERY_VISIBILITY_TIMEOUT": "5", **self.env},
             start_new_session=True,
         )  # fmt: skip
 

@@ -29,6 +29,13 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser) -> None:
+        parser.add_argument(
+            "--wait",
+            type=float,
+            default=60,
+            metavar="SECONDS",
+            help="how long to wait for a run in progress to finish (default 60)",
+        )
         replay = parser.add_mutually_exclusive_group()
         replay.add_argument(
             "--replay-from", metavar="TIME", help="ISO-8601 time with a zone: reread from it"
@@ -56,6 +63,7 @@ class Command(BaseCommand):
                 trigger=JobRun.Trigger.REPLAY if replaying else JobRun.Trigger.MANUAL,
                 replay_from_time=replay_time,
                 replay_from_offset=replay_offset,
+                wait_seconds=options["wait"],
                 progress=progress,
             )
         except AggregationBusy as exc:
