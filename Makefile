@@ -32,8 +32,8 @@ setup: services  ## migrate the relational DB, sync the Cassandra tables, collec
 	@$(PY) manage.py sync_cassandra
 	@$(PY) manage.py collectstatic --noinput --verbosity 0
 
-run: setup  ## the whole system in the foreground: web, Celery worker, Celery beat (Ctrl-C stops)
-	@echo "==> Running web on http://$(WEB_HOST):$(WEB_PORT), a Celery worker and Celery beat"
+run: setup  ## the whole system in the foreground: web, Celery workers (ingest, aggregation), beat (Ctrl-C stops)
+	@echo "==> Running web on http://$(WEB_HOST):$(WEB_PORT), Celery workers (ingest, aggregation) and Celery beat"
 	@PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/honcho start -f Procfile
 
 test: services  ## the whole test suite (python manage.py test runs pytest)

@@ -1,8 +1,8 @@
-"""Admin pages: aggregation job runs (read-only records)."""
+"""Admin pages: aggregation job runs and committed Kafka offsets (read-only records)."""
 
 from django.contrib import admin
 
-from .models import JobRun
+from .models import JobRun, KafkaOffset
 
 
 @admin.register(JobRun)
@@ -25,6 +25,18 @@ class JobRunAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         return [field.name for field in self.model._meta.fields] + ["seconds"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(KafkaOffset)
+class KafkaOffsetAdmin(admin.ModelAdmin):
+    list_display = ("job", "topic", "partition", "offset")
+    list_filter = ("job", "topic")
 
     def has_add_permission(self, request) -> bool:
         return False

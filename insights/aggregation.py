@@ -15,12 +15,12 @@ from contextlib import contextmanager, suppress
 
 import redis
 from django.conf import settings
-from django.db import connections
+from django.db import connections, transaction
 from django.utils import timezone
 
 from events.topics import CATEGORIES, dlq_topic, topic_for
 
-from .models import JobRun
+from .models import JobRun, KafkaOffset
 from .spark_runtime import get_session
 
 LOCK_NAME = "lock:insights.aggregate"
@@ -41,7 +41,7 @@ def exclusive_run(*, wait_seconds: float = 0):
     """
     ttl = settings.AGGREGATION_LOCK_TTL_SECONDS
     client = redis.Redis.from_url(settings.REDIS_URL)
-    lock = client.lock(LOCK_NAME, timeout=ttl)
+    lock = client.lock(LOCK_NAME, timeout=ttl, thread_local=False)
     if not lock.acquire(blocking=wait_seconds > 0, blocking_timeout=wait_seconds or None):
         client.close()
         raise AggregationBusy("another aggregation run is in progress")
@@ -65,14 +65,19 @@ def exclusive_run(*, wait_seconds: float = 0):
 
 
 def committed_offsets() -> dict[str, dict[str, int]]:
-    """Where the next run starts: the end offsets of the latest succeeded run."""
-    last = (
-        JobRun.objects.filter(job=JOB, status=JobRun.Status.SUCCEEDED)
-        .order_by("-finished_at")
-        .only("end_offsets")
-        .first()
-    )
-    return last.end_offsets if last else {}
+    """Where the next run starts, per topic and partition (``{topic: {"0": offset}}``)."""
+    offsets: dict[str, dict[str, int]] = {}
+    for row in KafkaOffset.objects.filter(job=JOB):
+        offsets.setdefault(row.topic, {})[str(row.partition)] = row.offset
+    return offsets
+
+
+def _commit(offsets: dict[str, dict[str, int]]) -> None:
+    for topic, partitions in offsets.items():
+        for partition, offset in partitions.items():
+            KafkaOffset.objects.update_or_create(
+                job=JOB, topic=topic, partition=int(partition), defaults={"offset": offset}
+            )
 
 
 def cassandra_keyspace() -> str:
@@ -113,7 +118,8 @@ def run_aggregation(
     A replay (``replay_from_time`` or ``replay_from_offset``, for every partition)
     rereads from that point; it is safe because stored events are deduplicated by
     event_id and rollups are recomputed from stored events. Raises AggregationBusy
-    if a run is still in progress after ``wait_seconds``; any other failure is recorded on the JobRun and re-raised.
+    if a run is still in progress after ``wait_seconds``; any other failure is
+    recorded on the JobRun and re-raised.
     """
     from spark.jobs import aggregate, derive_rollups
     from spark.offsets import plan_range
@@ -164,7 +170,9 @@ def run_aggregation(
         run.events_written = result.events_written
         run.rollup_rows = result.rollup_rows
         run.derived_rows = derived
-        run.save()
+        with transaction.atomic():
+            _commit(offsets.end)
+            run.save()
         _prune_empty_runs()
         progress(
             f"done: {run.records_read} read, {run.events_written} new, {run.duplicates} "

@@ -65,12 +65,31 @@ class Rollup(DjangoCassandraModel):
         get_pk_field = "bucket"
 
 
-class JobRun(models.Model):
-    """One aggregation run, in the relational database (visible in the admin).
+class KafkaOffset(models.Model):
+    """Where a job resumes reading one Kafka partition: the first offset not yet processed.
 
-    The ``end_offsets`` of the latest succeeded run are where the next run starts, so
-    offsets are committed only when a run has written everything.
+    Written in the same transaction that marks a run succeeded, so offsets are
+    committed only when a run has written everything.
     """
+
+    job = models.CharField(max_length=50)
+    topic = models.CharField(max_length=255)
+    partition = models.PositiveIntegerField()
+    offset = models.PositiveBigIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["job", "topic", "partition"], name="one_offset_per_partition"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.job} {self.topic}[{self.partition}] @ {self.offset}"
+
+
+class JobRun(models.Model):
+    """One aggregation run, in the relational database (visible in the admin)."""
 
     class Status(models.TextChoices):
         RUNNING = "running"

@@ -104,6 +104,9 @@ range_request_timeout: 20000ms
 request_timeout: 20000ms
 materialized_views_enabled: false
 sasi_indexes_enabled: false
+# The aggregation job writes raw events in single-partition batches of up to 64 KiB.
+batch_size_warn_threshold: 128KiB
+batch_size_fail_threshold: 1024KiB
 """
 
     def prepare(self, progress: Callable[[str], None]) -> list[str]:

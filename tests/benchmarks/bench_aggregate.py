@@ -1,0 +1,105 @@
+"""Aggregation throughput benchmark (on demand; needs `make services`).
+
+A backlog of N events (default 1,000,000) is written to fresh Kafka topics, then
+one aggregation run on a warm SparkSession turns it into raw events and rollups in
+a separate keyspace (``bench_analytics``). The fixed overhead of a run is measured
+separately: the same warm session aggregating 100 new events.
+
+Run: ``.venv/bin/python -m tests.benchmarks.bench_aggregate [N]``
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+import uuid
+
+PREFIX = f"bench-{uuid.uuid4().hex[:8]}.events"
+os.environ |= {
+    "DJANGO_SETTINGS_MODULE": "analytics_site.settings",
+    "KAFKA_TOPIC_PREFIX": PREFIX,
+    "CASSANDRA_KEYSPACE": "bench_analytics",
+    "DATABASE_URL": f"sqlite:///{tempfile.mkdtemp()}/bench.sqlite3",
+}
+
+
+def backlog(spark, *, start: int, count: int, project: str):
+    """``count`` envelopes as Kafka rows (topic, key, value): 20 event names, 4
+    categories, 10,000 users, 3 days, a numeric ``amount``."""
+    from pyspark.sql import functions as F
+
+    n = F.col("id")
+    when = F.timestamp_seconds(F.lit(1_795_000_000) + (n * 37) % (3 * 86400))
+    amount = ((n * 13) % 10_000) / 100
+    category = F.element_at(F.array(*map(F.lit, ["web", "mobile", "server", "other"])), (n % 4 + 1).cast("int"))
+    envelope = F.struct(
+        F.concat(F.lit(project + "-"), n.cast("string")).alias("event_id"),
+        F.lit(project).alias("project_id"),
+        F.concat(F.lit("event-"), (n % 20).cast("string")).alias("name"),
+        category.alias("category"),
+        F.concat(F.lit("user-"), ((n * 7919) % 10_000).cast("string")).alias("distinct_id"),
+        F.date_format(when, "yyyy-MM-dd'T'HH:mm:ss.SSS'Z'").alias("timestamp"),
+        F.date_format(when, "yyyy-MM-dd'T'HH:mm:ss.SSS'Z'").alias("received_at"),
+        F.struct(amount.alias("amount"), F.lit("pro").alias("plan")).alias("properties"),
+        F.struct(F.lit("bench").alias("library")).alias("context"),
+        F.lit("native").alias("source"),
+        F.struct(amount.alias("amount")).alias("numeric_properties"),
+    )
+    return spark.range(start, start + count).select(
+        F.concat(F.lit(PREFIX + "."), category).alias("topic"),
+        F.concat(F.lit(project + ":"), n.cast("string")).alias("key"),
+        F.to_json(envelope).alias("value"),
+    )
+
+
+def produce(spark, rows) -> None:
+    from django.conf import settings
+
+    rows.write.format("kafka").option(
+        "kafka.bootstrap.servers", ",".join(settings.KAFKA_BOOTSTRAP_SERVERS)
+    ).save()
+
+
+def main() -> None:
+    count = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    from insights.aggregation import run_aggregation
+    from insights.spark_runtime import get_session
+
+    call_command("migrate", verbosity=0)
+    call_command("sync_cassandra", verbosity=0)
+    spark = get_session()
+    project = uuid.uuid4().hex
+
+    produce(spark, backlog(spark, start=0, count=100, project=project))
+    run_aggregation()  # warms the session, as the aggregation worker is between runs
+
+    produce(spark, backlog(spark, start=100, count=100, project=project))
+    started = time.perf_counter()
+    small = run_aggregation()
+    overhead = time.perf_counter() - started
+
+    print(f"writing a backlog of {count:,} events to Kafka ...", flush=True)
+    produce(spark, backlog(spark, start=200, count=count, project=project))
+    started = time.perf_counter()
+    big = run_aggregation(progress=lambda m: print(f"  [{time.perf_counter() - started:6.1f}s] {m}"))
+    elapsed = time.perf_counter() - started
+    assert big.events_written == count, big.events_written
+
+    print()
+    print("| measure | result | goal |")
+    print("|---|---|---|")
+    print(f"| backlog of {count:,} events, one run | {elapsed:.1f} s ({count / elapsed:,.0f} events/s) | ≤ 60 s for 1,000,000 |")
+    print(f"| fixed overhead of a run (100 events, warm session) | {overhead:.2f} s | |")
+    print(f"| rollup rows written | {big.rollup_rows:,} (+{big.derived_rows:,} monthly) | |")
+    assert small.events_written == 100
+
+
+if __name__ == "__main__":
+    main()
