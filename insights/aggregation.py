@@ -105,6 +105,14 @@ def _prune_empty_runs() -> None:
     ).delete()
 
 
+def _unfinished_batch() -> JobRun | None:
+    """The latest run, if it failed or was abandoned: its batch must be redone first."""
+    latest = JobRun.objects.filter(job=JOB).order_by("-id").first()
+    if latest and latest.status in (JobRun.Status.FAILED, JobRun.Status.ABANDONED):
+        return latest
+    return None
+
+
 def run_aggregation(
     *,
     trigger: str = JobRun.Trigger.SCHEDULE,
@@ -115,67 +123,91 @@ def run_aggregation(
 ) -> JobRun:
     """Aggregate every event that arrived since the last succeeded run; return its JobRun.
 
+    If the latest run failed or was abandoned, its batch (same offsets, same batch
+    id) is redone first, which makes its numbers exact whatever it had written.
     A replay (``replay_from_time`` or ``replay_from_offset``, for every partition)
-    rereads from that point; it is safe because stored events are deduplicated by
-    event_id and rollups are recomputed from stored events. Raises AggregationBusy
-    if a run is still in progress after ``wait_seconds``; any other failure is
-    recorded on the JobRun and re-raised.
+    rereads from that point; it is safe because stored events are recognised by
+    event_id and add nothing. Raises AggregationBusy if a run is still in progress
+    after ``wait_seconds``; any other failure is recorded on the JobRun and re-raised.
     """
-    from spark.jobs import aggregate, derive_rollups
-    from spark.offsets import plan_range
+    from spark.offsets import OffsetRange, plan_range
 
     with exclusive_run(wait_seconds=wait_seconds):
         _abandon_unfinished()
-        bootstrap = list(settings.KAFKA_BOOTSTRAP_SERVERS)
+        pending = _unfinished_batch()
+        if pending is not None:
+            progress(f"redoing batch {pending.batch_id} (run {pending.pk} {pending.status})")
+            _run_batch(
+                offsets=OffsetRange(start=pending.start_offsets, end=pending.end_offsets),
+                batch_id=pending.batch_id,
+                trigger=JobRun.Trigger.RETRY,
+                progress=progress,
+            )
         from_ms = None if replay_from_time is None else int(replay_from_time.timestamp() * 1000)
         offsets = plan_range(
-            bootstrap=bootstrap,
+            bootstrap=list(settings.KAFKA_BOOTSTRAP_SERVERS),
             topics=event_topics(),
             committed=committed_offsets(),
             max_records_per_partition=settings.AGGREGATION_MAX_RECORDS_PER_PARTITION,
             from_timestamp_ms=from_ms,
             from_offset=replay_from_offset,
         )
-        run = JobRun.objects.create(
-            job=JOB, trigger=trigger, start_offsets=offsets.start, end_offsets=offsets.end
-        )
-        try:
-            result = aggregate.run(
-                get_session() if offsets.records else None,
-                offsets=offsets,
-                bootstrap=",".join(bootstrap),
-                keyspace=cassandra_keyspace(),
-                dlq_topic=dlq_topic(),
-                progress=progress,
-            )
-            derived = 0
-            if result.day_partitions:
-                progress("deriving monthly rollups")
-                derived = derive_rollups.run(
-                    get_session(),
-                    day_partitions=result.day_partitions,
-                    keyspace=cassandra_keyspace(),
-                )
-        except BaseException as exc:
-            run.status = JobRun.Status.FAILED
-            run.error = f"{type(exc).__name__}: {exc}"[:10_000]
-            run.finished_at = timezone.now()
-            run.save()
-            raise
-        run.status = JobRun.Status.SUCCEEDED
-        run.finished_at = timezone.now()
-        run.records_read = result.records_read
-        run.invalid = result.invalid
-        run.duplicates = result.duplicates
-        run.events_written = result.events_written
-        run.rollup_rows = result.rollup_rows
-        run.derived_rows = derived
-        with transaction.atomic():
-            _commit(offsets.end)
-            run.save()
+        run = _run_batch(offsets=offsets, batch_id=None, trigger=trigger, progress=progress)
         _prune_empty_runs()
-        progress(
-            f"done: {run.records_read} read, {run.events_written} new, {run.duplicates} "
-            f"duplicates, {run.invalid} invalid, {run.rollup_rows} rollups, {derived} derived"
-        )
         return run
+
+
+def _run_batch(
+    *, offsets, batch_id: int | None, trigger: str, progress: Callable[[str], None]
+) -> JobRun:
+    """Run both stages over ``offsets`` as one JobRun; commit its offsets on success."""
+    from spark.jobs import aggregate, derive_rollups
+
+    run = JobRun.objects.create(
+        job=JOB,
+        trigger=trigger,
+        batch_id=batch_id,
+        start_offsets=offsets.start,
+        end_offsets=offsets.end,
+    )
+    if run.batch_id is None:
+        run.batch_id = run.pk
+        run.save(update_fields=["batch_id"])
+    try:
+        result = aggregate.run(
+            get_session() if offsets.records else None,
+            offsets=offsets,
+            batch_id=run.batch_id,
+            bootstrap=",".join(settings.KAFKA_BOOTSTRAP_SERVERS),
+            keyspace=cassandra_keyspace(),
+            dlq_topic=dlq_topic(),
+            progress=progress,
+        )
+        derived = 0
+        if result.day_partitions:
+            progress("deriving monthly rollups")
+            derived = derive_rollups.run(
+                get_session(), day_partitions=result.day_partitions, keyspace=cassandra_keyspace()
+            )
+    except BaseException as exc:
+        run.status = JobRun.Status.FAILED
+        run.error = f"{type(exc).__name__}: {exc}"[:10_000]
+        run.finished_at = timezone.now()
+        run.save()
+        raise
+    run.status = JobRun.Status.SUCCEEDED
+    run.finished_at = timezone.now()
+    run.records_read = result.records_read
+    run.invalid = result.invalid
+    run.duplicates = result.duplicates
+    run.events_written = result.events_written
+    run.rollup_rows = result.rollup_rows
+    run.derived_rows = derived
+    with transaction.atomic():
+        _commit(offsets.end)
+        run.save()
+    progress(
+        f"done: {run.records_read} read, {run.events_written} new, {run.duplicates} "
+        f"duplicates, {run.invalid} invalid, {run.rollup_rows} rollups, {derived} derived"
+    )
+    return run

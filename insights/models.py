@@ -32,6 +32,7 @@ class RawEvent(DjangoCassandraModel):
     context = columns.Text(default="{}")
     numeric_properties = columns.Map(columns.Text, columns.Decimal)
     source = columns.Text()
+    batch_id = columns.BigInt()
 
     class Meta:
         get_pk_field = "event_id"
@@ -60,9 +61,43 @@ class Rollup(DjangoCassandraModel):
     sum = columns.Decimal()
     min = columns.Decimal()
     max = columns.Decimal()
+    batch_id = columns.BigInt()
 
     class Meta:
         get_pk_field = "bucket"
+
+
+class EventId(DjangoCassandraModel):
+    """Every stored event by (project, event_id): how the job recognises a duplicate,
+    even one whose timestamp differs (a client retry), with a point lookup."""
+
+    __table_name__ = "event_ids"
+
+    project_id = columns.Text(partition_key=True)
+    event_id = columns.Text(partition_key=True)
+    name = columns.Text()
+    day = columns.Date()
+    batch_id = columns.BigInt()
+
+    class Meta:
+        get_pk_field = "event_id"
+
+
+class BucketUser(DjangoCassandraModel):
+    """A user seen in a rollup bucket: what keeps unique-user counts exact."""
+
+    __table_name__ = "bucket_users"
+
+    project_id = columns.Text(partition_key=True)
+    name = columns.Text(partition_key=True)
+    granularity = columns.Text(partition_key=True)
+    bucket = columns.DateTime(partition_key=True)
+    category = columns.Text(partition_key=True)
+    distinct_id = columns.Text(primary_key=True)
+    batch_id = columns.BigInt()
+
+    class Meta:
+        get_pk_field = "distinct_id"
 
 
 class KafkaOffset(models.Model):
@@ -101,8 +136,12 @@ class JobRun(models.Model):
         SCHEDULE = "schedule"
         MANUAL = "manual"
         REPLAY = "replay"
+        RETRY = "retry", "retry of an unfinished batch"
 
     job = models.CharField(max_length=50, default="aggregate")
+    batch_id = models.PositiveBigIntegerField(
+        null=True, help_text="the id of the batch's first run; a retry reuses it"
+    )
     trigger = models.CharField(max_length=20, choices=Trigger.choices)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.RUNNING)
     started_at = models.DateTimeField(default=timezone.now, db_index=True)

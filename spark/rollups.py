@@ -1,4 +1,5 @@
-"""Rollups: exact counts, unique users and numeric-property stats per time bucket.
+"""Rollups: exact counts, unique users and numeric-property stats per time bucket,
+maintained incrementally and idempotently.
 
 A rollup row is keyed like the Cassandra ``rollups`` table: a partition per
 (project_id, name, metric, granularity, period), clustered by (bucket, category).
@@ -9,9 +10,11 @@ A rollup row is keyed like the Cassandra ``rollups`` table: a partition per
   together (unique users cannot be summed across categories, so they get a row).
 - ``period`` bounds the partition: the month (``2026-11``) for hourly buckets,
   the year (``2026``) for daily and monthly ones.
+- ``batch_id`` is the last batch merged into the row. Merging the same batch again
+  keeps the row as it is, which is what makes a rerun of a batch exact.
 
-Every function here is a pure function of its input rows, so recomputing a bucket
-from the same events always gives the same row.
+Unique users are exact: a ``bucket_users`` row records that a user was seen in a
+bucket, and only users not seen before add to ``uniques``.
 """
 
 from __future__ import annotations
@@ -24,38 +27,37 @@ from spark.envelopes import NUMBER
 ALL = "all"
 EVENTS_METRIC = "events"
 PROPERTY_PREFIX = "property:"
+GRANULARITIES = ("hour", "day")
 PERIOD_FORMAT = {"hour": "yyyy-MM", "day": "yyyy", "month": "yyyy"}
 
-ROLLUP_COLUMNS = [
-    "project_id",
-    "name",
-    "metric",
-    "granularity",
-    "period",
-    "bucket",
-    "category",
-    "count",
-    "uniques",
-    "sum",
-    "min",
-    "max",
-]
+ROLLUP_KEY = ["project_id", "name", "metric", "granularity", "period", "bucket", "category"]
+ROLLUP_COLUMNS = [*ROLLUP_KEY, "count", "uniques", "sum", "min", "max"]
+MEMBER_KEY = ["project_id", "name", "granularity", "bucket", "category", "distinct_id"]
 
 
-def bucket_of(granularity: str) -> Column:
-    """The UTC start of the ``granularity`` bucket holding ``event_time``."""
-    return F.date_trunc(granularity, F.col("event_time"))
+def _buckets(events: DataFrame, granularities: tuple[str, ...]) -> DataFrame:
+    """One row per event and granularity, with ``granularity``, ``bucket`` and ``period``."""
+    rows = None
+    for granularity in granularities:
+        bucketed = events.withColumn("granularity", F.lit(granularity)).withColumn(
+            "bucket", F.date_trunc(granularity, F.col("event_time"))
+        )
+        rows = bucketed if rows is None else rows.unionByName(bucketed)
+    return rows.withColumn(
+        "period",
+        F.when(F.col("granularity") == "hour", F.date_format("bucket", "yyyy-MM")).otherwise(
+            F.date_format("bucket", "yyyy")
+        ),
+    )
 
 
-def _finish(grouped: DataFrame, granularity: str) -> DataFrame:
-    return grouped.select(
-        "project_id",
-        "name",
-        "metric",
-        F.lit(granularity).alias("granularity"),
-        F.date_format("bucket", PERIOD_FORMAT[granularity]).alias("period"),
-        "bucket",
-        "category",
+def _each_category_and_all(rows: DataFrame) -> DataFrame:
+    return rows.unionByName(rows.withColumn("category", F.lit(ALL)))
+
+
+def _typed(rows: DataFrame) -> DataFrame:
+    return rows.select(
+        *ROLLUP_KEY,
         F.col("count").cast("long"),
         F.col("uniques").cast("long"),
         F.col("sum").cast(NUMBER),
@@ -64,68 +66,87 @@ def _finish(grouped: DataFrame, granularity: str) -> DataFrame:
     )
 
 
-def _by_category_and_all(rows: DataFrame, keys: list[str], aggregates: list[Column]) -> DataFrame:
-    per_category = rows.groupBy(*keys, "category").agg(*aggregates)
-    together = rows.groupBy(*keys).agg(*aggregates).withColumn("category", F.lit(ALL))
-    return per_category.unionByName(together)
+def members(events: DataFrame, granularities: tuple[str, ...] = GRANULARITIES) -> DataFrame:
+    """Distinct (project, name, granularity, bucket, category, distinct_id) of ``events``
+    with a distinct_id, for each category and for ``all``."""
+    rows = _buckets(events.where(F.col("distinct_id").isNotNull()), granularities)
+    return _each_category_and_all(rows).select(*MEMBER_KEY).distinct()
 
 
-def event_rollups(events: DataFrame, granularity: str) -> DataFrame:
-    """``metric="events"`` rows: the number of events and of distinct non-null distinct_ids."""
-    rows = events.select(
-        "project_id",
-        "name",
-        "category",
-        "distinct_id",
-        F.lit(EVENTS_METRIC).alias("metric"),
-        bucket_of(granularity).alias("bucket"),
+def delta_rollups(
+    events: DataFrame, new_members: DataFrame, granularities: tuple[str, ...] = GRANULARITIES
+) -> DataFrame:
+    """What ``events`` add to each bucket: event counts, property stats, and as
+    ``uniques`` the number of ``new_members`` (users not seen in the bucket before)."""
+    rows = _each_category_and_all(_buckets(events, granularities))
+    group = ["project_id", "name", "granularity", "period", "bucket", "category"]
+    counts = (
+        rows.groupBy(*group)
+        .agg(F.count(F.lit(1)).alias("count"))
+        .withColumn("metric", F.lit(EVENTS_METRIC))
     )
-    grouped = _by_category_and_all(
-        rows,
-        ["project_id", "name", "metric", "bucket"],
-        [
-            F.count(F.lit(1)).alias("count"),
-            F.countDistinct("distinct_id").alias("uniques"),
-            F.lit(None).alias("sum"),
-            F.lit(None).alias("min"),
-            F.lit(None).alias("max"),
-        ],
+    uniques = new_members.groupBy("project_id", "name", "granularity", "bucket", "category").agg(
+        F.count(F.lit(1)).alias("uniques")
     )
-    return _finish(grouped, granularity)
-
-
-def property_rollups(events: DataFrame, granularity: str) -> DataFrame:
-    """``metric="property:<path>"`` rows: count, sum, min and max of each numeric property."""
-    rows = events.select(
-        "project_id",
-        "name",
-        "category",
-        bucket_of(granularity).alias("bucket"),
-        F.explode("numeric_properties").alias("path", "value"),
-    ).withColumn("metric", F.concat(F.lit(PROPERTY_PREFIX), F.col("path")))
-    grouped = _by_category_and_all(
-        rows,
-        ["project_id", "name", "metric", "bucket"],
-        [
+    event_rows = counts.join(
+        uniques, ["project_id", "name", "granularity", "bucket", "category"], "left"
+    ).select(
+        *ROLLUP_KEY,
+        "count",
+        F.coalesce("uniques", F.lit(0)).alias("uniques"),
+        F.lit(None).alias("sum"),
+        F.lit(None).alias("min"),
+        F.lit(None).alias("max"),
+    )
+    numbers = rows.select(*group, F.explode("numeric_properties").alias("path", "value"))
+    property_rows = (
+        numbers.withColumn("metric", F.concat(F.lit(PROPERTY_PREFIX), F.col("path")))
+        .groupBy(*group, "metric")
+        .agg(
             F.count("value").alias("count"),
             F.lit(None).alias("uniques"),
             F.sum("value").alias("sum"),
             F.min("value").alias("min"),
             F.max("value").alias("max"),
-        ],
+        )
     )
-    return _finish(grouped, granularity)
+    return _typed(event_rows).unionByName(_typed(property_rows))
 
 
-def compute_rollups(
-    events: DataFrame, granularities: tuple[str, ...] = ("hour", "day")
-) -> DataFrame:
-    """Every rollup row of ``events`` at each granularity, in ROLLUP_COLUMNS order."""
-    result = None
-    for granularity in granularities:
-        for rows in (event_rollups(events, granularity), property_rollups(events, granularity)):
-            result = rows if result is None else result.unionByName(rows)
-    return result.select(*ROLLUP_COLUMNS)
+def merge_rollups(delta: DataFrame, current: DataFrame, *, batch_id: int) -> DataFrame:
+    """The rows to write: ``current`` plus ``delta``, stamped with ``batch_id``.
+
+    ``current`` holds the stored rows (ROLLUP_COLUMNS and ``batch_id``) of the
+    delta's keys, or none. A stored row already stamped with ``batch_id`` already
+    includes this batch and is written back unchanged.
+    """
+    c = current.select(
+        *ROLLUP_KEY,
+        *[F.col(k).alias(f"c_{k}") for k in ["count", "uniques", "sum", "min", "max", "batch_id"]],
+    )
+    joined = delta.join(c, ROLLUP_KEY, "left")
+    applied = F.col("c_batch_id") == F.lit(batch_id)
+
+    def add(name: str) -> Column:
+        total = F.coalesce(F.col(f"c_{name}"), F.lit(0)) + F.col(name)
+        return F.when(F.col(name).isNull(), F.col(f"c_{name}")).otherwise(total)
+
+    merged = {
+        "count": add("count"),
+        "uniques": add("uniques"),
+        "sum": add("sum"),
+        "min": F.least(F.col("c_min"), F.col("min")),
+        "max": F.greatest(F.col("c_max"), F.col("max")),
+    }
+    return _typed(
+        joined.select(
+            *ROLLUP_KEY,
+            *[
+                F.when(applied, F.col(f"c_{name}")).otherwise(value).alias(name)
+                for name, value in merged.items()
+            ],
+        )
+    ).withColumn("batch_id", F.lit(batch_id).cast("long"))
 
 
 def months_from_days(day_rows: DataFrame) -> DataFrame:
@@ -145,5 +166,7 @@ def months_from_days(day_rows: DataFrame) -> DataFrame:
             F.min("min").alias("min"),
             F.max("max").alias("max"),
         )
+        .withColumn("granularity", F.lit("month"))
+        .withColumn("period", F.date_format("bucket", PERIOD_FORMAT["month"]))
     )
-    return _finish(grouped, "month")
+    return _typed(grouped)

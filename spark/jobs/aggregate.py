@@ -1,19 +1,22 @@
-"""The aggregation job: Kafka offsets -> raw events and exact rollups in Cassandra.
+"""The aggregation job: a Kafka offset range -> raw events and exact rollups in Cassandra.
 
-One run reads a fixed offset range (``spark.offsets.OffsetRange``) and:
+One run processes one batch: a fixed offset range (``spark.offsets.OffsetRange``)
+with a ``batch_id``. It:
 
 1. parses the records; records that are not events go to the DLQ topic with the reason;
 2. keeps one copy of each (project_id, event_id), the one at the lowest offset;
-3. reads the stored raw events of every (project, name, day) the batch touches, and
-   drops the batch's events already stored there (redeliveries, reruns);
-4. writes the new raw events;
-5. recomputes the rollups of every touched day, and of every touched hour, from the
-   stored plus new events of those days, and overwrites them.
+3. looks the event ids up in ``event_ids`` and keeps the events not stored before;
+4. writes them to ``event_ids`` and ``raw_events``;
+5. looks their users up in ``bucket_users`` (per hour and day bucket) to find the
+   users new to each bucket, and writes those;
+6. adds the new events' counts, new users and property stats to the stored rollups.
 
-Rollups are a pure function of the raw events of their bucket, and raw events are
-upserts keyed by event_id, so rerunning any range, after a crash at any point,
-never changes a number; late events simply make their bucket touched again. The
-caller stores the range's end offsets only after ``run`` returns.
+Everything written carries the ``batch_id``, and anything already stamped with the
+current batch counts as not yet applied for steps 3 and 5 and as already applied
+for step 6. So rerunning a batch (same range, same id) after a crash at any point
+gives exactly the numbers one clean run would have given; a later batch holding
+the same events (a redelivery, a replay) adds nothing. Cost grows with the batch,
+not with what is already stored, so small frequent runs stay fast.
 
 Usage: ``python -m spark.jobs.aggregate --keyspace K [--bootstrap H:P] [--prefix P]``
 (reads from the earliest offsets; the Django side keeps offsets between runs).
@@ -34,12 +37,20 @@ from pyspark.sql import functions as F
 
 from spark.envelopes import EVENT_COLUMNS, invalid_records, parse_records, valid_events
 from spark.offsets import OffsetRange, plan_range
-from spark.rollups import compute_rollups
+from spark.rollups import (
+    MEMBER_KEY,
+    ROLLUP_COLUMNS,
+    ROLLUP_KEY,
+    delta_rollups,
+    members,
+    merge_rollups,
+)
 
 CASSANDRA = "org.apache.spark.sql.cassandra"
 RAW_EVENTS_TABLE = "raw_events"
+EVENT_IDS_TABLE = "event_ids"
+BUCKET_USERS_TABLE = "bucket_users"
 ROLLUPS_TABLE = "rollups"
-PARTITION_KEY = ["project_id", "name", "day"]
 
 Progress = Callable[[str], None]
 
@@ -63,7 +74,7 @@ class AggregationResult:
 def dedupe_batch(events: DataFrame) -> DataFrame:
     """One row per (project_id, event_id): the copy at the lowest (topic, partition, offset).
 
-    Choosing by position, not arbitrarily, makes a rerun pick the same copy.
+    Choosing by position, not arbitrarily, makes a rerun of the batch pick the same copy.
     """
     first = Window.partitionBy("project_id", "event_id").orderBy("topic", "partition", "offset")
     return (
@@ -73,40 +84,14 @@ def dedupe_batch(events: DataFrame) -> DataFrame:
     )
 
 
-def touched_partitions(batch: DataFrame) -> DataFrame:
-    """The (project_id, name, day) raw-event partitions ``batch`` falls into."""
-    return batch.select(*PARTITION_KEY).distinct()
+def not_seen(rows: DataFrame, seen: DataFrame, *, key: list[str], batch_id: int) -> DataFrame:
+    """The rows of ``rows`` whose ``key`` is not in ``seen`` from a batch other than ``batch_id``.
 
-
-def new_events(batch: DataFrame, stored: DataFrame) -> DataFrame:
-    """The events of ``batch`` whose (project_id, event_id) is not in ``stored``."""
-    return batch.join(
-        stored.select("project_id", "event_id"), ["project_id", "event_id"], "left_anti"
-    )
-
-
-def in_touched_hours(events: DataFrame, batch: DataFrame) -> DataFrame:
-    """The events of ``events`` in an hour bucket (project, name, hour) that ``batch`` touches."""
-
-    def hour(df: DataFrame) -> DataFrame:
-        return df.withColumn("_hour", F.date_trunc("hour", F.col("event_time")))
-
-    hours = hour(batch).select("project_id", "name", "_hour").distinct()
-    return (
-        hour(events)
-        .join(F.broadcast(hours), ["project_id", "name", "_hour"], "left_semi")
-        .drop("_hour")
-    )
-
-
-def rollups_for(all_events: DataFrame, batch: DataFrame) -> DataFrame:
-    """Daily rollups of every touched day plus hourly rollups of every touched hour.
-
-    ``all_events`` must hold every event of the touched days (stored and new).
+    ``seen`` has ``key`` and ``batch_id`` (what is stored); rows stored by this same
+    batch (an earlier, interrupted attempt) still count as unseen.
     """
-    hourly = compute_rollups(in_touched_hours(all_events, batch), ("hour",))
-    daily = compute_rollups(all_events, ("day",))
-    return hourly.unionByName(daily)
+    earlier = seen.where(F.col("batch_id") != F.lit(batch_id)).select(*key)
+    return rows.join(earlier, key, "left_anti")
 
 
 # --- I/O ---------------------------------------------------------------------------
@@ -134,10 +119,11 @@ def cassandra_table(spark: SparkSession, *, keyspace: str, table: str) -> DataFr
     )
 
 
-def read_stored(spark: SparkSession, touched: DataFrame, *, keyspace: str) -> DataFrame:
-    """Every stored raw event of the ``touched`` partitions (a direct join on the partition key)."""
-    table = cassandra_table(spark, keyspace=keyspace, table=RAW_EVENTS_TABLE)
-    return touched.join(table, PARTITION_KEY).select(*EVENT_COLUMNS)
+def lookup(spark: SparkSession, keys: DataFrame, *, keyspace: str, table: str) -> DataFrame:
+    """The stored rows of ``table`` matching ``keys`` (whose columns are part of the
+    table's primary key, the whole partition key included): a direct join."""
+    stored = cassandra_table(spark, keyspace=keyspace, table=table)
+    return keys.join(stored, keys.columns)
 
 
 def write_table(rows: DataFrame, *, keyspace: str, table: str) -> None:
@@ -158,15 +144,16 @@ def write_dlq(invalid: DataFrame, *, bootstrap: str, topic: str) -> None:
 
 
 def run(
-    spark: SparkSession,
+    spark: SparkSession | None,
     *,
     offsets: OffsetRange,
+    batch_id: int,
     bootstrap: str,
     keyspace: str,
     dlq_topic: str,
     progress: Progress = lambda _message: None,
 ) -> AggregationResult:
-    """Aggregate the records of ``offsets``; see the module docstring for the steps."""
+    """Aggregate the records of ``offsets`` as batch ``batch_id``; see the module docstring."""
     result = AggregationResult(records_read=offsets.records)
     if result.records_read == 0:
         progress("no new records")
@@ -177,6 +164,9 @@ def run(
         persisted.append(df.persist(StorageLevel.MEMORY_AND_DISK))
         return df
 
+    def stored(keys: DataFrame, table: str) -> DataFrame:
+        return lookup(spark, keys, keyspace=keyspace, table=table)
+
     try:
         progress(f"reading {result.records_read} records")
         parsed = keep(parse_records(read_range(spark, bootstrap=bootstrap, offsets=offsets)))
@@ -186,27 +176,43 @@ def run(
             progress(f"sending {result.invalid} invalid records to {dlq_topic}")
             write_dlq(invalid, bootstrap=bootstrap, topic=dlq_topic)
 
-        batch = keep(dedupe_batch(valid_events(parsed)).select(*EVENT_COLUMNS))
-        progress("reading stored events of the touched days")
-        stored = keep(read_stored(spark, touched_partitions(batch), keyspace=keyspace))
-        stored.count()
-        new = keep(new_events(batch, stored))
+        batch = dedupe_batch(valid_events(parsed)).select(*EVENT_COLUMNS)
+        ids = batch.select("project_id", "event_id")
+        seen = stored(ids, EVENT_IDS_TABLE).select("project_id", "event_id", "batch_id")
+        new = keep(not_seen(batch, seen, key=["project_id", "event_id"], batch_id=batch_id))
         result.events_written = new.count()
         result.duplicates = result.records_read - result.invalid - result.events_written
+        stamped = new.withColumn("batch_id", F.lit(batch_id).cast("long"))
 
         progress(f"writing {result.events_written} new events")
-        write_table(new, keyspace=keyspace, table=RAW_EVENTS_TABLE)
+        write_table(
+            stamped.select("project_id", "event_id", "name", "day", "batch_id"),
+            keyspace=keyspace,
+            table=EVENT_IDS_TABLE,
+        )
+        write_table(stamped, keyspace=keyspace, table=RAW_EVENTS_TABLE)
 
-        # The union is deduplicated again so that even a recomputed ``stored`` (which
-        # would now include ``new``) cannot count an event twice.
-        all_events = stored.unionByName(new).dropDuplicates(["project_id", "event_id"])
-        rollups = keep(rollups_for(all_events, batch))
-        result.rollup_rows = rollups.count()
+        progress("finding users new to their buckets")
+        batch_members = keep(members(new))
+        known = stored(batch_members, BUCKET_USERS_TABLE).select(*MEMBER_KEY, "batch_id")
+        new_members = keep(not_seen(batch_members, known, key=MEMBER_KEY, batch_id=batch_id))
+        write_table(
+            new_members.withColumn("batch_id", F.lit(batch_id).cast("long")),
+            keyspace=keyspace,
+            table=BUCKET_USERS_TABLE,
+        )
+
+        delta = keep(delta_rollups(new, new_members))
+        current = stored(delta.select(*ROLLUP_KEY), ROLLUPS_TABLE).select(
+            *ROLLUP_COLUMNS, "batch_id"
+        )
+        merged = keep(merge_rollups(delta, current, batch_id=batch_id))
+        result.rollup_rows = merged.count()
         progress(f"writing {result.rollup_rows} rollup rows")
-        write_table(rollups, keyspace=keyspace, table=ROLLUPS_TABLE)
+        write_table(merged, keyspace=keyspace, table=ROLLUPS_TABLE)
         result.day_partitions = [
             (row.project_id, row.name, row.metric, row.period)
-            for row in rollups.where(F.col("granularity") == "day")
+            for row in merged.where(F.col("granularity") == "day")
             .select("project_id", "name", "metric", "period")
             .distinct()
             .collect()
@@ -234,6 +240,7 @@ def main(argv: list[str] | None = None) -> None:
         result = run(
             spark,
             offsets=offsets,
+            batch_id=1,
             bootstrap=args.bootstrap,
             keyspace=args.keyspace,
             dlq_topic=f"{args.prefix}.dlq",

@@ -33,7 +33,9 @@ def backlog(spark, *, start: int, count: int, project: str):
     n = F.col("id")
     when = F.timestamp_seconds(F.lit(1_795_000_000) + (n * 37) % (3 * 86400))
     amount = ((n * 13) % 10_000) / 100
-    category = F.element_at(F.array(*map(F.lit, ["web", "mobile", "server", "other"])), (n % 4 + 1).cast("int"))
+    category = F.element_at(
+        F.array(*map(F.lit, ["web", "mobile", "server", "other"])), (n % 4 + 1).cast("int")
+    )
     envelope = F.struct(
         F.concat(F.lit(project + "-"), n.cast("string")).alias("event_id"),
         F.lit(project).alias("project_id"),
@@ -88,14 +90,18 @@ def main() -> None:
     print(f"writing a backlog of {count:,} events to Kafka ...", flush=True)
     produce(spark, backlog(spark, start=200, count=count, project=project))
     started = time.perf_counter()
-    big = run_aggregation(progress=lambda m: print(f"  [{time.perf_counter() - started:6.1f}s] {m}"))
+    big = run_aggregation(
+        progress=lambda m: print(f"  [{time.perf_counter() - started:6.1f}s] {m}")
+    )
     elapsed = time.perf_counter() - started
     assert big.events_written == count, big.events_written
 
     print()
     print("| measure | result | goal |")
     print("|---|---|---|")
-    print(f"| backlog of {count:,} events, one run | {elapsed:.1f} s ({count / elapsed:,.0f} events/s) | ≤ 60 s for 1,000,000 |")
+    print(
+        f"| backlog of {count:,} events, one run | {elapsed:.1f} s ({count / elapsed:,.0f} events/s) | ≤ 60 s for 1,000,000 |"
+    )
     print(f"| fixed overhead of a run (100 events, warm session) | {overhead:.2f} s | |")
     print(f"| rollup rows written | {big.rollup_rows:,} (+{big.derived_rows:,} monthly) | |")
     assert small.events_written == 100

@@ -7,8 +7,15 @@ import json
 from decimal import Decimal
 
 from spark.envelopes import EVENT_COLUMNS, invalid_records, parse_records, valid_events
-from spark.jobs.aggregate import dedupe_batch, in_touched_hours, new_events, rollups_for
-from spark.rollups import ROLLUP_COLUMNS, compute_rollups, months_from_days
+from spark.jobs.aggregate import dedupe_batch, not_seen
+from spark.rollups import (
+    MEMBER_KEY,
+    ROLLUP_COLUMNS,
+    delta_rollups,
+    members,
+    merge_rollups,
+    months_from_days,
+)
 
 UTC = dt.UTC
 
@@ -87,11 +94,15 @@ def test_dedupe_keeps_the_copy_at_the_lowest_offset(spark) -> None:
     assert kept == {("p1", "a"): 0, ("p1", "b"): 2, ("p2", "a"): 3}
 
 
-def test_new_events_are_those_not_stored(spark) -> None:
-    batch = events_df(spark, [envelope(i, "2026-11-26T10:00:00Z") for i in "abc"])
-    # "b" was stored with a slightly different time (a client retry).
-    stored = events_df(spark, [envelope("b", "2026-11-26T10:00:00.004Z")])
-    assert sorted(r.event_id for r in new_events(batch, stored).collect()) == ["a", "c"]
+def test_not_seen_keeps_rows_unseen_or_seen_only_by_this_batch(spark) -> None:
+    batch = events_df(spark, [envelope(i, "2026-11-26T10:00:00Z") for i in "abcd"])
+    seen = spark.createDataFrame(
+        [("p1", "b", 7), ("p1", "c", 8), ("p2", "d", 7)],
+        "project_id string, event_id string, batch_id long",
+    )
+    kept = not_seen(batch, seen, key=["project_id", "event_id"], batch_id=8)
+    # "b" was stored by batch 7; "c" by this batch's interrupted attempt; "d" is another project's.
+    assert sorted(r.event_id for r in kept.collect()) == ["a", "c", "d"]
 
 
 def rollup_table(df) -> dict:
@@ -103,6 +114,19 @@ def rollup_table(df) -> dict:
     }  # fmt: skip
 
 
+def fresh_rollups(spark, events):
+    """The rollups of ``events`` merged into empty storage as batch 1."""
+    empty = spark.createDataFrame([], CURRENT_SCHEMA)
+    return merge_rollups(delta_rollups(events, members(events)), empty, batch_id=1)
+
+
+CURRENT_SCHEMA = (
+    "project_id string, name string, metric string, granularity string, period string, "
+    "bucket timestamp, category string, count long, uniques long, sum decimal(38,9), "
+    "min decimal(38,9), max decimal(38,9), batch_id long"
+)
+
+
 def test_rollups_are_exact_per_category_and_for_all(spark) -> None:
     rows = [
         envelope("1", "2026-11-26T10:05:00Z", distinct_id="u1", numeric_properties={"amount": 0.1}),
@@ -112,8 +136,8 @@ def test_rollups_are_exact_per_category_and_for_all(spark) -> None:
         envelope("4", "2026-11-26T11:30:00Z", distinct_id=None, category="mobile",
                  numeric_properties={}),
     ]  # fmt: skip
-    df = compute_rollups(events_df(spark, rows))
-    assert df.columns == ROLLUP_COLUMNS
+    df = fresh_rollups(spark, events_df(spark, rows))
+    assert df.columns == [*ROLLUP_COLUMNS, "batch_id"]
     h10, h11 = dt.datetime(2026, 11, 26, 10), dt.datetime(2026, 11, 26, 11)
     day = dt.datetime(2026, 11, 26)
     d = Decimal
@@ -142,18 +166,41 @@ def test_rollups_are_exact_per_category_and_for_all(spark) -> None:
     }  # fmt: skip
 
 
-def test_only_touched_hours_are_recomputed_but_whole_days_are(spark) -> None:
-    stored = [envelope(str(n), f"2026-11-26T{n:02d}:00:00Z", distinct_id=f"u{n}") for n in range(3)]
-    batch = [envelope("late", "2026-11-26T01:30:00Z", distinct_id="u0")]
-    all_events = events_df(spark, stored + batch)
-    touched = in_touched_hours(all_events, events_df(spark, batch))
-    assert sorted(r.event_id for r in touched.collect()) == ["1", "late"]
+def test_members_are_distinct_per_bucket_and_category(spark) -> None:
+    rows = [
+        envelope("1", "2026-11-26T10:05:00Z", distinct_id="u1"),
+        envelope("2", "2026-11-26T10:06:00Z", distinct_id="u1", category="mobile"),
+        envelope("3", "2026-11-26T11:00:00Z", distinct_id=None),
+    ]
+    found = {tuple(r[k] for k in MEMBER_KEY[2:]) for r in members(events_df(spark, rows)).collect()}
+    h10, day = dt.datetime(2026, 11, 26, 10), dt.datetime(2026, 11, 26)
+    assert found == {
+        ("hour", h10, "web", "u1"), ("hour", h10, "mobile", "u1"), ("hour", h10, "all", "u1"),
+        ("day", day, "web", "u1"), ("day", day, "mobile", "u1"), ("day", day, "all", "u1"),
+    }  # fmt: skip
 
-    table = rollup_table(rollups_for(all_events, events_df(spark, batch)))
-    events_rows = {k[2:5:2]: v[:2] for k, v in table.items() if k[1] == "events" and k[5] == "all"}
-    assert events_rows == {
-        ("hour", dt.datetime(2026, 11, 26, 1)): (2, 2),
-        ("day", dt.datetime(2026, 11, 26)): (4, 3),
+
+def test_merge_adds_a_new_batch_and_keeps_a_row_this_batch_already_applied(spark) -> None:
+    d = Decimal
+    h10 = dt.datetime(2026, 11, 26, 10)
+    key = ("p1", "purchase", "property:amount", "hour", "2026-11", h10, "web")
+    other = ("p1", "purchase", "events", "hour", "2026-11", h10, "web")
+    current = spark.createDataFrame(
+        [(*key, 2, None, d("5"), d("1"), d("4"), 3), (*other, 10, 4, None, None, None, 9)],
+        CURRENT_SCHEMA,
+    )
+    delta = spark.createDataFrame(
+        [(*key, 3, None, d("-1"), d("-2"), d("0.5")), (*other, 5, 1, None, None, None)],
+        "project_id string, name string, metric string, granularity string, period string, "
+        "bucket timestamp, category string, count long, uniques long, sum decimal(38,9), "
+        "min decimal(38,9), max decimal(38,9)",
+    )
+    merged = {r.metric: (r["count"], r.uniques, r.sum, r.min, r.max, r.batch_id)
+              for r in merge_rollups(delta, current, batch_id=9).collect()}  # fmt: skip
+    assert merged == {
+        "property:amount": (5, None, d("4.000000000"), d("-2.000000000"), d("4.000000000"), 9),
+        # Batch 9 was already merged into this row by an interrupted attempt: unchanged.
+        "events": (10, 4, None, None, None, 9),
     }
 
 
@@ -163,7 +210,7 @@ def test_months_are_derived_from_days_exactly_without_uniques(spark) -> None:
         envelope("2", "2026-11-01T00:00:00Z", numeric_properties={"amount": 2}),
         envelope("3", "2026-11-30T12:00:00Z", distinct_id="u2", numeric_properties={"amount": 7}),
     ]
-    days = compute_rollups(events_df(spark, rows), ("day",))
+    days = fresh_rollups(spark, events_df(spark, rows))
     months = {
         (k[1], k[4], k[5]): v
         for k, v in rollup_table(months_from_days(days)).items()
