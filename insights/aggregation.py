@@ -181,6 +181,7 @@ def _run_batch(
             bootstrap=",".join(settings.KAFKA_BOOTSTRAP_SERVERS),
             keyspace=cassandra_keyspace(),
             dlq_topic=dlq_topic(),
+            driver_read_max_records=settings.AGGREGATION_DRIVER_READ_MAX_RECORDS,
             progress=progress,
         )
         derived = 0

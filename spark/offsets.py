@@ -31,16 +31,22 @@ class OffsetRange:
         )
 
     def spark_options(self) -> dict[str, str]:
-        """Options for Spark's Kafka source reading exactly this range."""
+        """Options for Spark's Kafka source reading exactly this range (partitions
+        with nothing to read are left out, so they cost no task)."""
+        busy: dict[str, list[str]] = {}
+        for topic, partitions in self.end.items():
+            for partition, end in partitions.items():
+                if end > self.start[topic][partition]:
+                    busy.setdefault(topic, []).append(partition)
         return {
-            "assign": json.dumps({t: [int(p) for p in ps] for t, ps in self.end.items()}),
-            "startingOffsets": json.dumps(_as_ints(self.start)),
-            "endingOffsets": json.dumps(_as_ints(self.end)),
+            "assign": json.dumps({t: [int(p) for p in ps] for t, ps in busy.items()}),
+            "startingOffsets": json.dumps(_pick(self.start, busy)),
+            "endingOffsets": json.dumps(_pick(self.end, busy)),
         }
 
 
-def _as_ints(offsets: Offsets) -> dict[str, dict[str, int]]:
-    return {topic: {str(p): o for p, o in parts.items()} for topic, parts in offsets.items()}
+def _pick(offsets: Offsets, partitions: dict[str, list[str]]) -> dict[str, dict[str, int]]:
+    return {topic: {p: offsets[topic][p] for p in ps} for topic, ps in partitions.items()}
 
 
 def plan_range(

@@ -31,7 +31,6 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
@@ -97,14 +96,62 @@ def not_seen(rows: DataFrame, seen: DataFrame, *, key: list[str], batch_id: int)
 # --- I/O ---------------------------------------------------------------------------
 
 
+# Above this many records, Kafka partitions are split so every core gets work.
+SPLIT_ABOVE_RECORDS = 100_000
+# Up to this many records, the driver reads them itself: Spark's Kafka source costs
+# about 0.3 s per partition to set up, which would dominate a small run.
+DRIVER_READ_MAX_RECORDS = 20_000
+KAFKA_RECORD_SCHEMA = "topic string, partition int, offset long, value binary"
+
+
+def read_on_driver(spark: SparkSession, *, bootstrap: str, offsets: OffsetRange) -> DataFrame:
+    """The Kafka records of ``offsets`` (topic, partition, offset, value), read with
+    kafka-python on the driver; meant for small ranges."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    wanted = {
+        TopicPartition(topic, int(partition)): (offsets.start[topic][partition], end)
+        for topic, partitions in offsets.end.items()
+        for partition, end in partitions.items()
+        if end > offsets.start[topic][partition]
+    }
+    consumer = KafkaConsumer(
+        bootstrap_servers=bootstrap.split(","), enable_auto_commit=False, group_id=None
+    )
+    rows = []
+    try:
+        consumer.assign(list(wanted))
+        for tp, (start, _end) in wanted.items():
+            consumer.seek(tp, start)
+        remaining = set(wanted)
+        while remaining:
+            for tp, messages in consumer.poll(timeout_ms=1000).items():
+                end = wanted[tp][1]
+                rows.extend(
+                    (tp.topic, tp.partition, m.offset, m.value) for m in messages if m.offset < end
+                )
+                if consumer.position(tp) >= end:
+                    consumer.pause(tp)
+                    remaining.discard(tp)
+    finally:
+        consumer.close()
+    return spark.createDataFrame(rows, KAFKA_RECORD_SCHEMA)
+
+
 def read_range(spark: SparkSession, *, bootstrap: str, offsets: OffsetRange) -> DataFrame:
-    """The Kafka records of ``offsets``, split into at least ``defaultParallelism`` tasks."""
+    """The Kafka records of ``offsets``.
+
+    A fixed consumer group lets Spark reuse its cached Kafka consumers from one run
+    to the next (runs never overlap); offsets are never committed to Kafka.
+    """
     reader = (
         spark.read.format("kafka")
         .option("kafka.bootstrap.servers", bootstrap)
-        .option("minPartitions", str(spark.sparkContext.defaultParallelism * 2))
+        .option("kafka.group.id", "analytics-aggregation")
         .option("failOnDataLoss", "false")
     )
+    if offsets.records > SPLIT_ABOVE_RECORDS:
+        reader = reader.option("minPartitions", str(spark.sparkContext.defaultParallelism * 2))
     for key, value in offsets.spark_options().items():
         reader = reader.option(key, value)
     return reader.load()
@@ -151,6 +198,7 @@ def run(
     bootstrap: str,
     keyspace: str,
     dlq_topic: str,
+    driver_read_max_records: int = DRIVER_READ_MAX_RECORDS,
     progress: Progress = lambda _message: None,
 ) -> AggregationResult:
     """Aggregate the records of ``offsets`` as batch ``batch_id``; see the module docstring."""
@@ -158,69 +206,64 @@ def run(
     if result.records_read == 0:
         progress("no new records")
         return result
-    persisted: list[DataFrame] = []
 
     def keep(df: DataFrame) -> DataFrame:
-        persisted.append(df.persist(StorageLevel.MEMORY_AND_DISK))
-        return df
+        """Materialise ``df`` now and cut its lineage, so later steps neither recompute
+        it nor re-plan everything before it."""
+        return df.localCheckpoint(eager=True)
 
     def stored(keys: DataFrame, table: str) -> DataFrame:
         return lookup(spark, keys, keyspace=keyspace, table=table)
 
-    try:
-        progress(f"reading {result.records_read} records")
-        parsed = keep(parse_records(read_range(spark, bootstrap=bootstrap, offsets=offsets)))
-        invalid = invalid_records(parsed)
-        result.invalid = invalid.count()
-        if result.invalid:
-            progress(f"sending {result.invalid} invalid records to {dlq_topic}")
-            write_dlq(invalid, bootstrap=bootstrap, topic=dlq_topic)
+    progress(f"reading {result.records_read} records")
+    reader = read_on_driver if result.records_read <= driver_read_max_records else read_range
+    parsed = keep(parse_records(reader(spark, bootstrap=bootstrap, offsets=offsets)))
+    invalid = invalid_records(parsed)
+    result.invalid = invalid.count()
+    if result.invalid:
+        progress(f"sending {result.invalid} invalid records to {dlq_topic}")
+        write_dlq(invalid, bootstrap=bootstrap, topic=dlq_topic)
 
-        batch = dedupe_batch(valid_events(parsed)).select(*EVENT_COLUMNS)
-        ids = batch.select("project_id", "event_id")
-        seen = stored(ids, EVENT_IDS_TABLE).select("project_id", "event_id", "batch_id")
-        new = keep(not_seen(batch, seen, key=["project_id", "event_id"], batch_id=batch_id))
-        result.events_written = new.count()
-        result.duplicates = result.records_read - result.invalid - result.events_written
-        stamped = new.withColumn("batch_id", F.lit(batch_id).cast("long"))
+    batch = dedupe_batch(valid_events(parsed)).select(*EVENT_COLUMNS)
+    ids = batch.select("project_id", "event_id")
+    seen = stored(ids, EVENT_IDS_TABLE).select("project_id", "event_id", "batch_id")
+    new = keep(not_seen(batch, seen, key=["project_id", "event_id"], batch_id=batch_id))
+    result.events_written = new.count()
+    result.duplicates = result.records_read - result.invalid - result.events_written
+    stamped = new.withColumn("batch_id", F.lit(batch_id).cast("long"))
 
-        progress(f"writing {result.events_written} new events")
-        write_table(
-            stamped.select("project_id", "event_id", "name", "day", "batch_id"),
-            keyspace=keyspace,
-            table=EVENT_IDS_TABLE,
-        )
-        write_table(stamped, keyspace=keyspace, table=RAW_EVENTS_TABLE)
+    progress(f"writing {result.events_written} new events")
+    write_table(
+        stamped.select("project_id", "event_id", "name", "day", "batch_id"),
+        keyspace=keyspace,
+        table=EVENT_IDS_TABLE,
+    )
+    write_table(stamped, keyspace=keyspace, table=RAW_EVENTS_TABLE)
 
-        progress("finding users new to their buckets")
-        batch_members = keep(members(new))
-        known = stored(batch_members, BUCKET_USERS_TABLE).select(*MEMBER_KEY, "batch_id")
-        new_members = keep(not_seen(batch_members, known, key=MEMBER_KEY, batch_id=batch_id))
-        write_table(
-            new_members.withColumn("batch_id", F.lit(batch_id).cast("long")),
-            keyspace=keyspace,
-            table=BUCKET_USERS_TABLE,
-        )
+    progress("finding users new to their buckets")
+    batch_members = keep(members(new))
+    known = stored(batch_members, BUCKET_USERS_TABLE).select(*MEMBER_KEY, "batch_id")
+    new_members = keep(not_seen(batch_members, known, key=MEMBER_KEY, batch_id=batch_id))
+    write_table(
+        new_members.withColumn("batch_id", F.lit(batch_id).cast("long")),
+        keyspace=keyspace,
+        table=BUCKET_USERS_TABLE,
+    )
 
-        delta = keep(delta_rollups(new, new_members))
-        current = stored(delta.select(*ROLLUP_KEY), ROLLUPS_TABLE).select(
-            *ROLLUP_COLUMNS, "batch_id"
-        )
-        merged = keep(merge_rollups(delta, current, batch_id=batch_id))
-        result.rollup_rows = merged.count()
-        progress(f"writing {result.rollup_rows} rollup rows")
-        write_table(merged, keyspace=keyspace, table=ROLLUPS_TABLE)
-        result.day_partitions = [
-            (row.project_id, row.name, row.metric, row.period)
-            for row in merged.where(F.col("granularity") == "day")
-            .select("project_id", "name", "metric", "period")
-            .distinct()
-            .collect()
-        ]
-        return result
-    finally:
-        for df in persisted:
-            df.unpersist()
+    delta = keep(delta_rollups(new, new_members))
+    current = stored(delta.select(*ROLLUP_KEY), ROLLUPS_TABLE).select(*ROLLUP_COLUMNS, "batch_id")
+    merged = keep(merge_rollups(delta, current, batch_id=batch_id))
+    result.rollup_rows = merged.count()
+    progress(f"writing {result.rollup_rows} rollup rows")
+    write_table(merged, keyspace=keyspace, table=ROLLUPS_TABLE)
+    result.day_partitions = [
+        (row.project_id, row.name, row.metric, row.period)
+        for row in merged.where(F.col("granularity") == "day")
+        .select("project_id", "name", "metric", "period")
+        .distinct()
+        .collect()
+    ]
+    return result
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -99,9 +99,8 @@ def main() -> None:
     print()
     print("| measure | result | goal |")
     print("|---|---|---|")
-    print(
-        f"| backlog of {count:,} events, one run | {elapsed:.1f} s ({count / elapsed:,.0f} events/s) | ≤ 60 s for 1,000,000 |"
-    )
+    rate = f"{elapsed:.1f} s ({count / elapsed:,.0f} events/s)"
+    print(f"| backlog of {count:,} events, one run | {rate} | ≤ 60 s for 1,000,000 |")
     print(f"| fixed overhead of a run (100 events, warm session) | {overhead:.2f} s | |")
     print(f"| rollup rows written | {big.rollup_rows:,} (+{big.derived_rows:,} monthly) | |")
     assert small.events_written == 100

@@ -139,7 +139,15 @@ def produce(prefix: str, events: list[dict], project_id: str, extra: list[bytes]
     producer.close()
 
 
-def test_invalid_records_go_to_the_dlq_and_the_rest_is_counted(spark, topic_prefix) -> None:
+@pytest.mark.parametrize(
+    "driver_read_max_records", [20_000, 0], ids=["driver-read", "spark-source"]
+)
+def test_invalid_records_go_to_the_dlq_and_the_rest_is_counted(
+    spark, topic_prefix, settings, driver_read_max_records
+) -> None:
+    """Both ways of reading Kafka (small runs on the driver, big ones through Spark's
+    Kafka source) give the same result."""
+    settings.AGGREGATION_DRIVER_READ_MAX_RECORDS = driver_read_max_records
     project = uuid.uuid4().hex
     events = generate(30, rng=random.Random(2), start=START, hours=3)
     produce(topic_prefix, events, project, extra=[b"not json", b'{"event_id": "x"}'])
