@@ -69,6 +69,11 @@ def build_session(
         .config("spark.cassandra.input.consistency.level", consistency)
         .config("spark.cassandra.output.consistency.level", consistency)
         .config("spark.driver.memory", driver_memory)
+        # Writes go in unlogged batches of rows bound for the same replicas, up to
+        # 8 KiB of values each (well under Cassandra's 50 KiB default failure threshold).
+        .config("spark.cassandra.output.batch.grouping.key", "replica_set")
+        .config("spark.cassandra.output.batch.size.bytes", "8192")
+        .config("spark.cassandra.output.concurrent.writes", "16")
     )
     for key, value in (extra_conf or {}).items():
         builder = builder.config(key, value)
