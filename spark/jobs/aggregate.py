@@ -18,8 +18,13 @@ gives exactly the numbers one clean run would have given; a later batch holding
 the same events (a redelivery, a replay) adds nothing. Cost grows with the batch,
 not with what is already stored, so small frequent runs stay fast.
 
-Usage: ``python -m spark.jobs.aggregate --keyspace K [--bootstrap H:P] [--prefix P]``
-(reads from the earliest offsets; the Django side keeps offsets between runs).
+Usage (``manage.py aggregate`` is the usual way: it keeps offsets and batch ids)::
+
+    python -m spark.jobs.aggregate --keyspace K --batch-id N [--start JSON] [--end JSON]
+
+``--start`` defaults to the earliest offsets and ``--end`` to the latest; the run
+prints its range and result as JSON. A batch id must be new, unless the run redoes
+that batch's exact range.
 """
 
 from __future__ import annotations
@@ -262,25 +267,32 @@ def main(argv: list[str] | None = None) -> None:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--keyspace", required=True)
+    parser.add_argument("--batch-id", type=int, required=True)
+    parser.add_argument("--start", type=json.loads, help='{"topic": {"0": offset}}')
+    parser.add_argument("--end", type=json.loads, help='{"topic": {"0": offset}}')
     parser.add_argument("--bootstrap", default="127.0.0.1:9092")
     parser.add_argument("--prefix", default="analytics.events")
     parser.add_argument("--master", default=os.environ.get("SPARK_MASTER_URL", "local[2]"))
     parser.add_argument("--jars-dir", default=os.environ.get("SPARK_JARS_DIR", "var/jars/spark"))
     args = parser.parse_args(argv)
     topics = [f"{args.prefix}.{category}" for category in ("web", "mobile", "server", "other")]
-    offsets = plan_range(bootstrap=args.bootstrap.split(","), topics=topics, committed={})
+    offsets = plan_range(
+        bootstrap=args.bootstrap.split(","), topics=topics, committed=args.start or {}
+    )
+    if args.end is not None:
+        offsets = OffsetRange(start=offsets.start, end=args.end)
     spark = build_session(app_name="aggregate", master=args.master, jars_dir=Path(args.jars_dir))
     try:
         result = run(
             spark,
             offsets=offsets,
-            batch_id=1,
+            batch_id=args.batch_id,
             bootstrap=args.bootstrap,
             keyspace=args.keyspace,
             dlq_topic=f"{args.prefix}.dlq",
             progress=print,
         )
-        print(json.dumps({"end_offsets": offsets.end, **result.as_dict()}))
+        print(json.dumps({"start": offsets.start, "end": offsets.end, **result.as_dict()}))
     finally:
         spark.stop()
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import random
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -183,7 +185,6 @@ def _deployment_env(prefix: str, db_path: str) -> dict[str, str]:
 
 
 def _manage(*args: str, env: dict[str, str], **kwargs) -> subprocess.Popen:
-    import os
 
     return subprocess.Popen(
         [sys.executable, "manage.py", *args],
@@ -210,7 +211,7 @@ def test_a_run_killed_mid_write_is_rerun_to_exact_numbers(topic_prefix, tmp_path
         lines.append(line)
         if "new events" in line:  # the raw-event write has started
             time.sleep(1.0)
-            killed.kill()
+            os.killpg(killed.pid, signal.SIGKILL)  # the process and its Spark JVM
             break
     killed.wait(timeout=30)
     assert killed.returncode == -9, "".join(lines)
@@ -243,7 +244,6 @@ def test_beat_schedules_runs_on_a_warm_worker(topic_prefix, tmp_path) -> None:
     assert _manage("migrate", "-v0", env=env).wait(timeout=120) == 0
     worker = WorkerProcess(queue, env=env, pool="prefork")
     worker.start()
-    import os
 
     beat = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "analytics_site", "beat", "--loglevel", "WARNING",
