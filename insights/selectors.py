@@ -1,0 +1,112 @@
+"""Reads of the rollup tables for the query API (prepared CQL on the app's session)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from functools import lru_cache
+
+from django.db import connections
+
+from .timeframes import shift
+
+_PERIOD = {"hour": "%Y-%m", "day": "%Y", "month": "%Y"}
+
+
+def _session():
+    return connections["cassandra"].connection.session
+
+
+def _keyspace() -> str:
+    return connections["cassandra"].settings_dict["NAME"]
+
+
+@lru_cache(maxsize=8)
+def _statements(keyspace: str, session_id: int) -> dict:
+    session = _session()
+    return {
+        "rollups": session.prepare(
+            f"SELECT bucket, category, count, uniques, sum, min, max FROM {keyspace}.rollups "
+            "WHERE project_id=? AND name=? AND metric=? AND granularity=? AND period=? "
+            "AND bucket>=? AND bucket<?"
+        ),
+        "users": session.prepare(
+            f"SELECT distinct_id FROM {keyspace}.bucket_users WHERE project_id=? AND name=? "
+            "AND granularity=? AND bucket=? AND category=?"
+        ),
+    }
+
+
+def _prepared(name: str):
+    return _statements(_keyspace(), id(_session()))[name]
+
+
+def periods(granularity: str, start: dt.datetime, end: dt.datetime) -> list[str]:
+    """The partition periods holding ``granularity`` buckets in ``[start, end)``."""
+    found = []
+    step = "month" if granularity == "hour" else "year"
+    current = start.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    if step == "year":
+        current = current.replace(month=1)
+    while current < end:
+        found.append(current.strftime(_PERIOD[granularity]))
+        current = shift(current, step, 1)
+    return found
+
+
+def rollup_rows(
+    *,
+    project_id: str,
+    name: str,
+    metric: str,
+    granularity: str,
+    start: dt.datetime,
+    end: dt.datetime,
+    category: str = "all",
+) -> dict[dt.datetime, dict]:
+    """Rollup rows of one metric and category in ``[start, end)``, by bucket start (UTC)."""
+    session = _session()
+    statement = _prepared("rollups")
+    naive_start = start.astimezone(dt.UTC).replace(tzinfo=None)
+    naive_end = end.astimezone(dt.UTC).replace(tzinfo=None)
+    futures = [
+        session.execute_async(
+            statement, (project_id, name, metric, granularity, period, naive_start, naive_end)
+        )
+        for period in periods(granularity, start, end)
+    ]
+    rows = {}
+    for future in futures:
+        for row in future.result():
+            if row["category"] == category:
+                rows[row["bucket"].replace(tzinfo=dt.UTC)] = row
+    return rows
+
+
+def bucket_users(
+    *,
+    project_id: str,
+    name: str,
+    granularity: str,
+    buckets: list[dt.datetime],
+    category: str = "all",
+) -> set[str]:
+    """Every distinct_id counted in any of ``buckets`` (exact unique users across them)."""
+    session = _session()
+    statement = _prepared("users")
+    futures = [
+        session.execute_async(
+            statement,
+            (
+                project_id,
+                name,
+                granularity,
+                bucket.astimezone(dt.UTC).replace(tzinfo=None),
+                category,
+            ),
+        )
+        for bucket in buckets
+    ]
+    users: set[str] = set()
+    for future in futures:
+        users.update(row["distinct_id"] for row in future.result())
+    return users

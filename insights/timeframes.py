@@ -1,0 +1,167 @@
+"""Keen-style timeframes and intervals, resolved to UTC instants (pure Python).
+
+Relative timeframes (Keen's rules): ``this_N_<unit>s`` runs from the start of the
+unit N-1 units ago until now (the current unit included); ``previous_N_<unit>s``
+is the N complete units before the current one. Units: minutes, hours, days,
+weeks (starting on Sunday), months, years. ``today`` is ``this_1_days``,
+``yesterday`` ``previous_1_days``, ``this_<unit>`` ``this_1_<unit>s`` and
+``previous_<unit>`` ``previous_1_<unit>s``. An absolute timeframe is
+``{"start": ISO-8601, "end": ISO-8601}``, both with a UTC offset.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from dataclasses import dataclass
+
+UNITS = ("minutes", "hours", "days", "weeks", "months", "years")
+INTERVALS = {"hourly": "hour", "daily": "day", "monthly": "month"}
+MAX_BUCKETS = 2500
+_RELATIVE = re.compile(r"^(this|previous)_(\d{1,6})_(minutes|hours|days|weeks|months|years)$")
+_SHORT = {
+    "today": "this_1_days",
+    "yesterday": "previous_1_days",
+    **{f"this_{u[:-1]}": f"this_1_{u}" for u in UNITS},
+    **{f"previous_{u[:-1]}": f"previous_1_{u}" for u in UNITS},
+}
+
+
+class QueryError(ValueError):
+    """A query parameter that cannot be used: names the parameter and the rule."""
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        self.message = message
+        super().__init__(f"{field}: {message}")
+
+
+@dataclass(frozen=True)
+class Timeframe:
+    """``[start, end)`` in UTC; ``open_end`` when the end is "now" (a ``this_`` timeframe)."""
+
+    start: dt.datetime
+    end: dt.datetime
+    open_end: bool = False
+
+
+def floor(value: dt.datetime, unit: str) -> dt.datetime:
+    """The start of the ``unit`` (a UNITS name or a granularity) holding ``value``."""
+    unit = unit if unit.endswith("s") else f"{unit}s"
+    value = value.replace(microsecond=0)
+    if unit == "minutes":
+        return value.replace(second=0)
+    if unit == "hours":
+        return value.replace(minute=0, second=0)
+    day = value.replace(hour=0, minute=0, second=0)
+    if unit == "days":
+        return day
+    if unit == "weeks":
+        return day - dt.timedelta(days=(day.weekday() + 1) % 7)
+    if unit == "months":
+        return day.replace(day=1)
+    return day.replace(month=1, day=1)
+
+
+def shift(value: dt.datetime, unit: str, count: int) -> dt.datetime:
+    """``value`` moved by ``count`` units (calendar months and years)."""
+    unit = unit if unit.endswith("s") else f"{unit}s"
+    if unit in ("months", "years"):
+        months = value.year * 12 + value.month - 1 + count * (12 if unit == "years" else 1)
+        return value.replace(year=months // 12, month=months % 12 + 1)
+    step = {"minutes": 60, "hours": 3600, "days": 86400, "weeks": 7 * 86400}[unit]
+    return value + dt.timedelta(seconds=step * count)
+
+
+def _instant(value: object, field: str) -> dt.datetime:
+    if not isinstance(value, str):
+        raise QueryError(field, "must be an ISO-8601 string")
+    try:
+        parsed = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise QueryError(field, f"{value!r} is not an ISO-8601 time") from None
+    if parsed.tzinfo is None:
+        raise QueryError(field, "needs a UTC offset, such as Z or +00:00")
+    return parsed.astimezone(dt.UTC)
+
+
+def resolve_timeframe(value: object, *, now: dt.datetime) -> Timeframe:
+    """The UTC range ``value`` names (a relative string, or a start/end object, or its JSON)."""
+    if isinstance(value, str) and value.lstrip().startswith("{"):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise QueryError("timeframe", "is not valid JSON") from None
+    if isinstance(value, dict):
+        start = _instant(value.get("start"), "timeframe.start")
+        end = _instant(value.get("end"), "timeframe.end")
+        if start >= end:
+            raise QueryError("timeframe", "start must be before end")
+        return Timeframe(start, end)
+    if not isinstance(value, str) or not value:
+        raise QueryError("timeframe", "is required: a relative timeframe or {start, end}")
+    match = _RELATIVE.match(_SHORT.get(value, value))
+    if not match:
+        raise QueryError(
+            "timeframe",
+            f"{value!r} is not a timeframe; use this_N_<units> or previous_N_<units> "
+            f"with units {', '.join(UNITS)}, or {{start, end}}",
+        )
+    kind, count, unit = match.group(1), int(match.group(2)), match.group(3)
+    if count < 1:
+        raise QueryError("timeframe", "N must be at least 1")
+    now = now.astimezone(dt.UTC)
+    current = floor(now, unit)
+    if kind == "this":
+        return Timeframe(shift(current, unit, -(count - 1)), now, open_end=True)
+    return Timeframe(shift(current, unit, -count), current)
+
+
+def check_timezone(value: object) -> None:
+    """Buckets are UTC; any other zone is refused for now, naming the parameter."""
+    if value in (None, "", "UTC", "Etc/UTC", "GMT", 0, "0"):
+        return
+    raise QueryError("timezone", f"{value!r} is not supported yet; only UTC is")
+
+
+def granularity_of(interval: object) -> str | None:
+    """``hourly``/``daily``/``monthly`` -> the rollup granularity; None for no interval."""
+    if interval in (None, ""):
+        return None
+    if interval not in INTERVALS:
+        raise QueryError(
+            "interval", f"{interval!r} is not supported; use one of {', '.join(INTERVALS)}"
+        )
+    return INTERVALS[interval]
+
+
+def buckets(timeframe: Timeframe, granularity: str) -> list[dt.datetime]:
+    """The bucket starts covering ``timeframe``, which must start on a bucket boundary
+    and end on one (or be open-ended); at most MAX_BUCKETS."""
+    if floor(timeframe.start, granularity) != timeframe.start:
+        raise QueryError("timeframe", f"must start on a whole {granularity} for this query")
+    if not timeframe.open_end and floor(timeframe.end, granularity) != timeframe.end:
+        raise QueryError("timeframe", f"must end on a whole {granularity} for this query")
+    starts = []
+    current = timeframe.start
+    while current < timeframe.end:
+        starts.append(current)
+        if len(starts) > MAX_BUCKETS:
+            raise QueryError(
+                "interval", f"gives more than {MAX_BUCKETS} buckets; narrow the timeframe"
+            )
+        current = shift(current, granularity, 1)
+    return starts
+
+
+def coarsest_granularity(timeframe: Timeframe) -> str:
+    """The coarsest rollup granularity whose buckets tile ``timeframe`` exactly."""
+    for granularity in ("month", "day", "hour"):
+        start_ok = floor(timeframe.start, granularity) == timeframe.start
+        end_ok = timeframe.open_end or floor(timeframe.end, granularity) == timeframe.end
+        if start_ok and end_ok:
+            return granularity
+    raise QueryError(
+        "timeframe", "must start and end on whole hours (ad-hoc ranges are not supported yet)"
+    )

@@ -1,0 +1,62 @@
+"""Query endpoints: Keen-compatible ``/3.0/projects/{id}/queries/{analysis}`` and the
+native ``/api/v1/insights/{analysis}``, both answered by ``queries.answer``."""
+
+from __future__ import annotations
+
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from events.auth import BearerKeyAuthentication, KeenKeyAuthentication, KeyKindPermission
+
+from .queries import answer, parse_query
+from .timeframes import QueryError
+
+QUERY_PARAMETERS = [
+    OpenApiParameter("event_collection", str, required=True, description="the event name"),
+    OpenApiParameter("target_property", str, description="required except for count"),
+    OpenApiParameter(
+        "timeframe", str, required=True, description="this_7_days, previous_24_hours, {start, end}"
+    ),
+    OpenApiParameter("interval", str, description="hourly, daily or monthly"),
+    OpenApiParameter("timezone", str, description="UTC (other zones are not supported yet)"),
+]
+
+
+class QueryView(APIView):
+    """Shared: read keys only, parameters from the query string (GET) or the body (POST)."""
+
+    permission_classes = [KeyKindPermission]
+    allowed_key_kinds = ("read",)
+
+    def respond(self, params, analysis: str) -> Response:
+        try:
+            query = parse_query(analysis, params, now=timezone.now())
+            result = answer(project_id=self.request.auth.project_id, query=query)
+        except QueryError as exc:
+            raise ValidationError(f"{exc.field}: {exc.message}") from exc
+        return Response({"result": result})
+
+    @extend_schema(parameters=QUERY_PARAMETERS, responses={200: dict})
+    def get(self, request, analysis: str, **kwargs):
+        return self.respond(request.query_params, analysis)
+
+    @extend_schema(request=dict, responses={200: dict})
+    def post(self, request, analysis: str, **kwargs):
+        params = request.data if hasattr(request.data, "get") else {}
+        return self.respond(params, analysis)
+
+
+class KeenQueryView(QueryView):
+    """Keen's query API; ``Authorization: <read key>`` or ``?api_key=``; Keen's error shape."""
+
+    authentication_classes = [KeenKeyAuthentication]
+    error_style = "keen"
+
+
+class NativeQueryView(QueryView):
+    """The same analyses for the key's own project; ``Authorization: Bearer <read key>``."""
+
+    authentication_classes = [BearerKeyAuthentication]

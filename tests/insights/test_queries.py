@@ -1,0 +1,188 @@
+"""The query API answered from real rollups: every analysis against an independent
+computation over the same generated events, Keen's shapes, errors and isolation."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import random
+import uuid
+from decimal import Decimal
+
+import pytest
+from django.test import Client
+
+from insights.aggregation import run_aggregation
+from tests.insights.test_aggregation import produce
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(databases=["default", "cassandra"])]
+
+DAY0 = dt.datetime(2026, 9, 29, tzinfo=dt.UTC)  # three days across a month end
+NAME = "purchase"
+
+
+@pytest.fixture
+def dataset(spark, topic_prefix, project_keys):
+    """300 purchases over 72 hours, aggregated; returns (keys, events)."""
+    rng = random.Random(11)
+    events = []
+    for _ in range(300):
+        properties = {"plan": "pro"}
+        if rng.random() < 0.9:
+            properties["amount"] = round(rng.uniform(-10, 300), 2)
+        events.append(
+            {
+                "event_id": str(uuid.UUID(int=rng.getrandbits(128))),
+                "name": NAME,
+                "category": rng.choice(["web", "mobile"]),
+                "distinct_id": rng.choice([f"user-{rng.randint(1, 30)}", None]),
+                "timestamp": DAY0 + dt.timedelta(seconds=rng.randint(0, 72 * 3600 - 1)),
+                "properties": properties,
+            }
+        )
+    produce(topic_prefix, events, project_keys["project_id"])
+    assert run_aggregation().events_written == 300
+    return project_keys, events
+
+
+def keen(client: Client, keys: dict, analysis: str, key: str = "read_key", **params):
+    encoded = {k: json.dumps(v) if isinstance(v, dict) else v for k, v in params.items()}
+    return client.get(
+        f"/3.0/projects/{keys['project_id']}/queries/{analysis}",
+        encoded,
+        HTTP_AUTHORIZATION=keys[key],
+    )
+
+
+def expected(events, analysis, start, end):
+    chosen = [e for e in events if start <= e["timestamp"] < end]
+    if analysis == "count":
+        return len(chosen)
+    if analysis == "count_unique":
+        return len({e["distinct_id"] for e in chosen if e["distinct_id"]})
+    amounts = [
+        Decimal(repr(e["properties"]["amount"])) for e in chosen if "amount" in e["properties"]
+    ]
+    if analysis == "sum":
+        total = sum(amounts, Decimal(0))
+        return int(total) if total == total.to_integral_value() else float(total)
+    if not amounts:
+        return None
+    if analysis == "average":
+        return float(sum(amounts, Decimal(0)) / len(amounts))
+    value = min(amounts) if analysis == "minimum" else max(amounts)
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
+ANALYSES = ["count", "count_unique", "sum", "average", "minimum", "maximum"]
+TARGET = {"count_unique": "distinct_id", "count": None}
+
+
+def test_every_analysis_matches_an_independent_computation(dataset) -> None:
+    keys, events = dataset
+    client = Client()
+    start, end = DAY0, DAY0 + dt.timedelta(days=3)
+    frame = {"start": start.isoformat(), "end": end.isoformat()}
+    for analysis in ANALYSES:
+        params = {"event_collection": NAME, "timeframe": frame}
+        if TARGET.get(analysis, "amount"):
+            params["target_property"] = TARGET.get(analysis, "amount")
+        total = keen(client, keys, analysis, **params)
+        assert total.status_code == 200, total.content
+        assert total.json() == {"result": expected(events, analysis, start, end)}, analysis
+
+        for interval, step in (("daily", dt.timedelta(days=1)), ("hourly", dt.timedelta(hours=1))):
+            series = keen(client, keys, analysis, interval=interval, **params).json()["result"]
+            bounds = []
+            current = start
+            while current < end:
+                bounds.append((current, current + step))
+                current += step
+            assert [s["timeframe"]["start"] for s in series] == [
+                b[0].isoformat(timespec="milliseconds").replace("+00:00", "Z") for b in bounds
+            ]
+            values = [s["value"] for s in series]
+            wanted = [expected(events, analysis, a, b) for a, b in bounds]
+            if analysis in ("count", "count_unique", "sum"):
+                wanted = [w or 0 for w in wanted]
+            assert values == wanted, (analysis, interval)
+
+
+def test_monthly_interval_and_native_endpoint(dataset) -> None:
+    keys, events = dataset
+    client = Client()
+    frame = {"start": "2026-09-01T00:00:00Z", "end": "2026-11-01T00:00:00Z"}
+    series = keen(client, keys, "count", event_collection=NAME, timeframe=frame,
+                  interval="monthly").json()["result"]  # fmt: skip
+    october = dt.datetime(2026, 10, 1, tzinfo=dt.UTC)
+    assert [s["value"] for s in series] == [
+        expected(events, "count", dt.datetime(2026, 9, 1, tzinfo=dt.UTC), october),
+        expected(events, "count", october, dt.datetime(2026, 11, 1, tzinfo=dt.UTC)),
+    ]
+    uniques = keen(client, keys, "count_unique", event_collection=NAME, timeframe=frame,
+                   target_property="distinct_id", interval="monthly").json()["result"]  # fmt: skip
+    assert uniques[1]["value"] == expected(
+        events, "count_unique", october, dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
+    )
+    native = client.get(
+        "/api/v1/insights/sum",
+        {"event_collection": NAME, "target_property": "amount", "timeframe": json.dumps(frame)},
+        HTTP_AUTHORIZATION=f"Bearer {keys['read_key']}",
+    )
+    assert native.json() == {"result": expected(events, "sum", DAY0, DAY0 + dt.timedelta(days=3))}
+
+
+def test_errors_name_the_parameter_and_keys_see_only_their_project(dataset) -> None:
+    keys, _ = dataset
+    client = Client()
+    frame = {"start": "2026-09-29T00:00:00Z", "end": "2026-10-02T00:00:00Z"}
+    missing = keen(client, keys, "sum", event_collection=NAME, timeframe=frame)
+    assert missing.status_code == 400
+    assert missing.json() == {
+        "message": "target_property: is required for sum",
+        "error_code": missing.json()["error_code"],
+    }
+    tz = keen(client, keys, "count", event_collection=NAME, timeframe=frame, timezone="US/Pacific")
+    assert tz.status_code == 400
+    assert tz.json()["message"].startswith("timezone:")
+    assert keen(client, keys, "count", key="write_key", event_collection=NAME,
+                timeframe=frame).status_code == 403  # fmt: skip
+
+    from events.services import create_project_with_keys
+
+    _, other_keys = create_project_with_keys(name="other")
+    foreign = client.get(
+        f"/3.0/projects/{keys['project_id']}/queries/count",
+        {"event_collection": NAME, "timeframe": json.dumps(frame)},
+        HTTP_AUTHORIZATION=other_keys["read"],
+    )
+    assert foreign.status_code == 403
+    own = client.get(
+        "/api/v1/insights/count",
+        {"event_collection": NAME, "timeframe": json.dumps(frame)},
+        HTTP_AUTHORIZATION=f"Bearer {other_keys['read']}",
+    )
+    assert own.json() == {"result": 0}  # the other project has no events
+
+
+def test_the_keen_python_client_gets_the_right_answers(dataset, live_server) -> None:
+    from keen.client import KeenClient
+
+    keys, events = dataset
+    client = KeenClient(
+        project_id=keys["project_id"], read_key=keys["read_key"], base_url=live_server.url
+    )
+    frame = {"start": "2026-09-29T00:00:00Z", "end": "2026-10-02T00:00:00Z"}
+    start, end = DAY0, DAY0 + dt.timedelta(days=3)
+    assert client.count(NAME, timeframe=frame) == expected(events, "count", start, end)
+    assert client.sum(NAME, target_property="amount", timeframe=frame) == expected(
+        events, "sum", start, end
+    )
+    daily = client.count_unique(NAME, target_property="distinct_id", timeframe=frame,
+                                interval="daily")  # fmt: skip
+    assert [d["value"] for d in daily] == [
+        expected(
+            events, "count_unique", start + dt.timedelta(days=n), start + dt.timedelta(days=n + 1)
+        )
+        for n in range(3)
+    ]

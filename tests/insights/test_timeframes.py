@@ -1,0 +1,101 @@
+"""Keen timeframes, intervals and bucket tiling (pure logic, fixed clock)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from insights.timeframes import (
+    QueryError,
+    Timeframe,
+    buckets,
+    check_timezone,
+    coarsest_granularity,
+    granularity_of,
+    resolve_timeframe,
+)
+
+UTC = dt.UTC
+NOW = dt.datetime(2026, 11, 26, 19, 42, 13, 500000, tzinfo=UTC)  # a Thursday
+
+
+def at(*args) -> dt.datetime:
+    return dt.datetime(*args, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("value", "start", "end", "open_end"),
+    [
+        ("this_7_days", at(2026, 11, 20), NOW, True),
+        ("today", at(2026, 11, 26), NOW, True),
+        ("previous_3_hours", at(2026, 11, 26, 16), at(2026, 11, 26, 19), False),
+        ("yesterday", at(2026, 11, 25), at(2026, 11, 26), False),
+        ("this_2_months", at(2026, 10, 1), NOW, True),
+        ("previous_1_months", at(2026, 10, 1), at(2026, 11, 1), False),
+        ("previous_14_months", at(2025, 9, 1), at(2026, 11, 1), False),
+        ("this_week", at(2026, 11, 22), NOW, True),  # weeks start on Sunday
+        ("previous_2_minutes", at(2026, 11, 26, 19, 40), at(2026, 11, 26, 19, 42), False),
+        ("this_1_years", at(2026, 1, 1), NOW, True),
+    ],
+)
+def test_relative_timeframes(value, start, end, open_end) -> None:
+    assert resolve_timeframe(value, now=NOW) == Timeframe(start, end, open_end)
+
+
+def test_absolute_timeframes_as_object_or_json() -> None:
+    expected = Timeframe(at(2026, 11, 1), at(2026, 11, 2, 1))
+    value = {"start": "2026-11-01T00:00:00Z", "end": "2026-11-02T02:00:00+01:00"}
+    assert resolve_timeframe(value, now=NOW) == expected
+    assert resolve_timeframe('{"start": "2026-11-01T00:00:00Z", "end": "2026-11-02T01:00:00Z"}',
+                             now=NOW) == expected  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("value", "field", "fragment"),
+    [
+        (None, "timeframe", "is required"),
+        ("last_week", "timeframe", "is not a timeframe"),
+        ("this_0_days", "timeframe", "at least 1"),
+        ({"start": "2026-11-02T00:00:00Z", "end": "2026-11-01T00:00:00Z"}, "timeframe", "before"),
+        ({"start": "2026-11-01T00:00", "end": "2026-11-02T00:00Z"}, "timeframe.start", "offset"),
+        ({"start": "2026-11-01T00:00:00Z", "end": "soon"}, "timeframe.end", "ISO-8601"),
+    ],
+)  # fmt: skip
+def test_bad_timeframes_name_the_field(value, field, fragment) -> None:
+    with pytest.raises(QueryError) as caught:
+        resolve_timeframe(value, now=NOW)
+    assert caught.value.field == field
+    assert fragment in caught.value.message
+
+
+def test_buckets_tile_the_timeframe_and_are_bounded() -> None:
+    frame = resolve_timeframe("previous_3_hours", now=NOW)
+    assert buckets(frame, "hour") == [at(2026, 11, 26, h) for h in (16, 17, 18)]
+    assert buckets(resolve_timeframe("this_2_days", now=NOW), "day") == [
+        at(2026, 11, 25), at(2026, 11, 26),
+    ]  # fmt: skip
+    assert buckets(resolve_timeframe("previous_2_months", now=NOW), "month") == [
+        at(2026, 9, 1), at(2026, 10, 1),
+    ]  # fmt: skip
+    with pytest.raises(QueryError, match="more than 2500 buckets"):
+        buckets(resolve_timeframe("previous_2501_hours", now=NOW), "hour")
+    with pytest.raises(QueryError, match="must start on a whole day"):
+        buckets(Timeframe(at(2026, 11, 1, 5), at(2026, 11, 3)), "day")
+
+
+def test_coarsest_granularity_and_intervals() -> None:
+    assert coarsest_granularity(resolve_timeframe("previous_2_months", now=NOW)) == "month"
+    assert coarsest_granularity(resolve_timeframe("this_7_days", now=NOW)) == "day"
+    assert coarsest_granularity(resolve_timeframe("previous_5_hours", now=NOW)) == "hour"
+    with pytest.raises(QueryError, match="whole hours"):
+        coarsest_granularity(resolve_timeframe("previous_5_minutes", now=NOW))
+    assert granularity_of("daily") == "day"
+    assert granularity_of(None) is None
+    with pytest.raises(QueryError) as caught:
+        granularity_of("minutely")
+    assert caught.value.field == "interval"
+    check_timezone("UTC")
+    with pytest.raises(QueryError) as caught:
+        check_timezone("US/Pacific")
+    assert caught.value.field == "timezone"
