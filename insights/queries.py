@@ -32,6 +32,15 @@ UNIQUE_TARGETS = ("distinct_id",)
 NOT_YET_PARAMETERS = ("filters", "group_by", "order_by")
 
 
+MOVING_AVERAGE_KINDS = ("sma", "ema", "wma", "cma")
+
+
+@dataclass(frozen=True)
+class MovingAverage:
+    kind: str
+    window: int | None  # None for cma
+
+
 @dataclass(frozen=True)
 class Query:
     analysis: str
@@ -39,6 +48,7 @@ class Query:
     target_property: str | None
     timeframe: Timeframe
     granularity: str | None  # None: one number for the whole timeframe
+    moving_average: MovingAverage | None = None
 
 
 def _empty(value: object) -> bool:
@@ -71,13 +81,58 @@ def parse_query(analysis: str, params, *, now: dt.datetime) -> Query:
         if not _empty(params.get(name)):
             raise QueryError(name, "is not supported yet")
     check_timezone(params.get("timezone"))
+    granularity = granularity_of(params.get("interval"))
     return Query(
         analysis=analysis,
         event_collection=collection,
         target_property=target,
         timeframe=resolve_timeframe(params.get("timeframe"), now=now),
-        granularity=granularity_of(params.get("interval")),
+        granularity=granularity,
+        moving_average=_moving_average(params, granularity),
     )
+
+
+def _moving_average(params, granularity: str | None) -> MovingAverage | None:
+    """``kind`` (sma, ema, wma, cma) and ``window`` (n; the span for ema), or None."""
+    kind = params.get("kind")
+    if kind in (None, ""):
+        if params.get("window") not in (None, ""):
+            raise QueryError("kind", "is required with window: one of sma, ema, wma, cma")
+        return None
+    if kind not in MOVING_AVERAGE_KINDS:
+        raise QueryError("kind", f"{kind!r} is not one of {', '.join(MOVING_AVERAGE_KINDS)}")
+    if granularity is None:
+        raise QueryError("interval", "is required for a moving average")
+    window = params.get("window")
+    if kind == "cma":
+        if window not in (None, ""):
+            raise QueryError("window", "does not apply to cma")
+        return MovingAverage(kind, None)
+    try:
+        size = int(window)
+    except (TypeError, ValueError):
+        raise QueryError("window", f"is required for {kind}: a whole number of buckets") from None
+    if not 1 <= size <= 2500:
+        raise QueryError("window", "must be between 1 and 2500")
+    return MovingAverage(kind, size)
+
+
+def with_moving_average(series: list[dict], average: MovingAverage) -> list[dict]:
+    """``series`` with ``moving_average`` on each point, from the movingavg engines.
+
+    Points without a value (an empty bucket's minimum, say) get None and do not
+    enter the average."""
+    from movingavg.factory import create_moving_average
+
+    engine = create_moving_average(average.kind, average.window)
+    result = []
+    for point in series:
+        value = point["value"]
+        if value is not None:
+            engine.addElement(value)
+        moving = engine.getMovingAverage() if value is not None else None
+        result.append({**point, "moving_average": moving})
+    return result
 
 
 def _number(value: Decimal | int | None) -> int | float | None:
@@ -155,4 +210,6 @@ def answer(*, project_id: str, query: Query) -> object:
         else:
             value = _combine(query.analysis, [rows[start]] if start in rows else [])
         series.append({"timeframe": {"start": _iso(start), "end": _iso(stop)}, "value": value})
+    if query.moving_average is not None:
+        return with_moving_average(series, query.moving_average)
     return series

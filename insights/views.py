@@ -23,6 +23,11 @@ QUERY_PARAMETERS = [
     OpenApiParameter("interval", str, description="hourly, daily or monthly"),
     OpenApiParameter("timezone", str, description="UTC (other zones are not supported yet)"),
 ]
+MOVING_AVERAGE_PARAMETERS = [
+    OpenApiParameter("kind", str, description="moving average over the interval series: "
+                     "sma, ema, wma or cma"),
+    OpenApiParameter("window", int, description="n buckets (the span for ema; none for cma)"),
+]  # fmt: skip
 
 
 class QueryView(APIView):
@@ -55,8 +60,18 @@ class KeenQueryView(QueryView):
     authentication_classes = [KeenKeyAuthentication]
     error_style = "keen"
 
+    def respond(self, params, analysis: str) -> Response:
+        if params.get("kind") or params.get("window"):
+            raise ValidationError("kind: moving averages are on /api/v1/insights, not Keen's API")
+        return super().respond(params, analysis)
+
 
 class NativeQueryView(QueryView):
-    """The same analyses for the key's own project; ``Authorization: Bearer <read key>``."""
+    """The same analyses for the key's own project, plus a moving average over an
+    interval series (``kind``, ``window``); ``Authorization: Bearer <read key>``."""
 
     authentication_classes = [BearerKeyAuthentication]
+
+    @extend_schema(parameters=QUERY_PARAMETERS + MOVING_AVERAGE_PARAMETERS, responses={200: dict})
+    def get(self, request, analysis: str, **kwargs):
+        return self.respond(request.query_params, analysis)

@@ -4,6 +4,7 @@ computation over the same generated events, Keen's shapes, errors and isolation.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import random
 import uuid
@@ -186,3 +187,39 @@ def test_the_keen_python_client_gets_the_right_answers(dataset, live_server) -> 
         )
         for n in range(3)
     ]
+
+
+def test_moving_averages_over_an_interval_series_match_pandas(dataset) -> None:
+    import pandas as pd
+
+    keys, events = dataset
+    client = Client()
+    frame = json.dumps({"start": "2026-09-29T00:00:00Z", "end": "2026-10-02T00:00:00Z"})
+    hours = [DAY0 + dt.timedelta(hours=h) for h in range(73)]
+    counts = pd.Series([expected(events, "count", a, b) for a, b in itertools.pairwise(hours)])
+
+    def native(**params):
+        response = client.get(
+            "/api/v1/insights/count",
+            {"event_collection": NAME, "timeframe": frame, "interval": "hourly", **params},
+            HTTP_AUTHORIZATION=f"Bearer {keys['read_key']}",
+        )
+        assert response.status_code == 200, response.content
+        return response.json()["result"]
+
+    sma = native(kind="sma", window=24)
+    assert [p["value"] for p in sma] == counts.tolist()
+    assert [p["moving_average"] for p in sma] == pytest.approx(
+        counts.rolling(24, min_periods=1).mean().tolist(), rel=1e-12
+    )
+    cma = native(kind="cma")
+    assert [p["moving_average"] for p in cma] == pytest.approx(
+        counts.expanding().mean().tolist(), rel=1e-12
+    )
+    bad = client.get(
+        "/api/v1/insights/count",
+        {"event_collection": NAME, "timeframe": frame, "kind": "sma"},
+        HTTP_AUTHORIZATION=f"Bearer {keys['read_key']}",
+    )
+    assert bad.status_code == 400
+    assert bad.json()["error"]["message"] == "interval: is required for a moving average"
