@@ -185,6 +185,8 @@ AGGREGATION_LOCK_TTL_SECONDS = env.int("AGGREGATION_LOCK_TTL_SECONDS", default=3
 # Runs that read nothing are kept this long, so the admin list stays readable.
 AGGREGATION_EMPTY_RUN_RETENTION_HOURS = env.int("AGGREGATION_EMPTY_RUN_RETENTION_HOURS", default=24)
 CELERY_TASK_ROUTES = {"insights.*": {"queue": AGGREGATION_QUEUE}}
+# Query results stay cached at most this long (new aggregates invalidate them sooner).
+QUERY_CACHE_SECONDS = env.int("QUERY_CACHE_SECONDS", default=3600)
 
 # --- Health checks ------------------------------------------------------------------
 HEALTH_CHECK_TIMEOUT_SECONDS = env.float("HEALTH_CHECK_TIMEOUT_SECONDS", default=3.0)

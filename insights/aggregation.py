@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from events.topics import CATEGORIES, dlq_topic, topic_for
 
+from .cache import bump_generations
 from .models import JobRun, KafkaOffset
 from .spark_runtime import get_session
 
@@ -190,6 +191,7 @@ def _run_batch(
             derived = derive_rollups.run(
                 get_session(), day_partitions=result.day_partitions, keyspace=cassandra_keyspace()
             )
+            bump_generations(project for project, *_ in result.day_partitions)
     except BaseException as exc:
         run.status = JobRun.Status.FAILED
         run.error = f"{type(exc).__name__}: {exc}"[:10_000]

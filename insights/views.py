@@ -11,8 +11,23 @@ from rest_framework.views import APIView
 
 from events.auth import BearerKeyAuthentication, KeenKeyAuthentication, KeyKindPermission
 
+from .cache import cached_answer
 from .queries import answer, parse_query
 from .timeframes import QueryError
+
+
+def max_age_of(value: object) -> float | None:
+    """Keen's ``max_age``: seconds, 0 or more; None when absent."""
+    if value in (None, ""):
+        return None
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        raise QueryError("max_age", "must be a number of seconds") from None
+    if seconds < 0:
+        raise QueryError("max_age", "must be 0 or more")
+    return seconds
+
 
 QUERY_PARAMETERS = [
     OpenApiParameter("event_collection", str, required=True, description="the event name"),
@@ -22,6 +37,7 @@ QUERY_PARAMETERS = [
     ),
     OpenApiParameter("interval", str, description="hourly, daily or monthly"),
     OpenApiParameter("timezone", str, description="UTC (other zones are not supported yet)"),
+    OpenApiParameter("max_age", float, description="seconds a cached result may be old (0: fresh)"),
 ]
 MOVING_AVERAGE_PARAMETERS = [
     OpenApiParameter("kind", str, description="moving average over the interval series: "
@@ -39,7 +55,13 @@ class QueryView(APIView):
     def respond(self, params, analysis: str) -> Response:
         try:
             query = parse_query(analysis, params, now=timezone.now())
-            result = answer(project_id=self.request.auth.project_id, query=query)
+            project_id = self.request.auth.project_id
+            result = cached_answer(
+                project_id=project_id,
+                query=query,
+                max_age=max_age_of(params.get("max_age")),
+                compute=lambda: answer(project_id=project_id, query=query),
+            )
         except QueryError as exc:
             raise ValidationError(f"{exc.field}: {exc.message}") from exc
         return Response({"result": result})

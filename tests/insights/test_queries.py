@@ -223,3 +223,31 @@ def test_moving_averages_over_an_interval_series_match_pandas(dataset) -> None:
     )
     assert bad.status_code == 400
     assert bad.json()["error"]["message"] == "interval: is required for a moving average"
+
+
+def test_results_are_cached_until_new_aggregates_land(dataset, topic_prefix, monkeypatch) -> None:
+    from insights import selectors
+
+    keys, events = dataset
+    client = Client()
+    frame = {"start": "2026-09-29T00:00:00Z", "end": "2026-10-02T00:00:00Z"}
+    first = keen(client, keys, "count", event_collection=NAME, timeframe=frame).json()
+    assert first == {"result": 300}
+
+    real = selectors.rollup_rows
+    calls = []
+    monkeypatch.setattr(selectors, "rollup_rows", lambda **kw: calls.append(kw) or real(**kw))
+    assert keen(client, keys, "count", event_collection=NAME, timeframe=frame).json() == first
+    assert calls == []  # served from Redis
+    keen(client, keys, "count", event_collection=NAME, timeframe=frame, max_age=0)
+    assert len(calls) == 1  # max_age=0 recomputes
+
+    late = [{**events[0], "event_id": str(uuid.uuid4())} for _ in range(5)]
+    produce(topic_prefix, late, keys["project_id"])
+    run_aggregation()
+    assert keen(client, keys, "count", event_collection=NAME, timeframe=frame).json() == {
+        "result": 305
+    }
+    bad = keen(client, keys, "count", event_collection=NAME, timeframe=frame, max_age="soon")
+    assert bad.status_code == 400
+    assert bad.json()["message"] == "max_age: must be a number of seconds"
