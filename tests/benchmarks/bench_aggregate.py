@@ -25,13 +25,13 @@ os.environ |= {
 }
 
 
-def backlog(spark, *, start: int, count: int, project: str):
+def backlog(spark, *, start: int, count: int, project: str, days: int = 3, prefix: str = PREFIX):
     """``count`` envelopes as Kafka rows (topic, key, value): 20 event names, 4
-    categories, 10,000 users, 3 days, a numeric ``amount``."""
+    categories, 10,000 users, ``days`` days from 2026-11-17, a numeric ``amount``."""
     from pyspark.sql import functions as F
 
     n = F.col("id")
-    when = F.timestamp_seconds(F.lit(1_795_000_000) + (n * 37) % (3 * 86400))
+    when = F.timestamp_seconds(F.lit(1_795_000_000) + (n * 37) % (days * 86400))
     amount = ((n * 13) % 10_000) / 100
     category = F.element_at(
         F.array(*map(F.lit, ["web", "mobile", "server", "other"])), (n % 4 + 1).cast("int")
@@ -50,7 +50,7 @@ def backlog(spark, *, start: int, count: int, project: str):
         F.struct(amount.alias("amount")).alias("numeric_properties"),
     )
     return spark.range(start, start + count).select(
-        F.concat(F.lit(PREFIX + "."), category).alias("topic"),
+        F.concat(F.lit(prefix + "."), category).alias("topic"),
         F.concat(F.lit(project + ":"), n.cast("string")).alias("key"),
         F.to_json(envelope).alias("value"),
     )

@@ -1,0 +1,153 @@
+"""Query latency benchmark (on demand; needs `make services`).
+
+100,000 events over 30 days are aggregated into a separate keyspace
+(``bench_analytics``); then, through gunicorn over HTTP with a keep-alive client:
+
+- a 30-day daily count;
+- a 48-hour hourly count_unique;
+- a 7-day hourly SMA(24) (native endpoint).
+
+Each is measured uncached (``max_age=0``) and cached, against a raw CQL read of
+the same partition rows with the Python driver (prepared statement, same session
+settings), p50 and p95 over 200 requests each.
+
+Run: ``.venv/bin/python -m tests.benchmarks.bench_query``
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import http.client
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+import urllib.parse
+
+from tests.benchmarks import bench_aggregate as data
+
+PORT = int(os.environ.get("BENCH_PORT", "8767"))
+REQUESTS = 200
+START = dt.datetime(2026, 11, 17, tzinfo=dt.UTC)  # where bench_aggregate's backlog begins
+
+
+def percentiles(samples: list[float]) -> tuple[float, float]:
+    q = statistics.quantiles(samples, n=100)
+    return statistics.median(samples) * 1000, q[94] * 1000
+
+
+def timed(call) -> tuple[float, float]:
+    call()  # warm
+    samples = []
+    for _ in range(REQUESTS):
+        started = time.perf_counter()
+        call()
+        samples.append(time.perf_counter() - started)
+    return percentiles(samples)
+
+
+def main() -> None:
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connections
+
+    from events.services import create_project_with_keys
+    from insights.aggregation import run_aggregation
+    from insights.spark_runtime import get_session
+
+    call_command("migrate", verbosity=0)
+    call_command("sync_cassandra", verbosity=0)
+    project, keys = create_project_with_keys(name="query bench")
+    spark = get_session()
+    print("aggregating 100,000 events over 30 days ...", flush=True)
+    data.produce(spark, data.backlog(spark, start=0, count=100_000, project=project.id, days=30))
+    run_aggregation()
+    spark.stop()
+
+    web = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "analytics_site.wsgi", "--bind",
+         f"127.0.0.1:{PORT}", "--workers", "2"],
+        env=os.environ, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=30)
+        for _ in range(100):
+            try:
+                conn.request("GET", "/api/v1/health")
+                conn.getresponse().read()
+                break
+            except OSError:
+                time.sleep(0.3)
+                conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=30)
+
+        def api(path: str, params: dict, auth: str):
+            def call():
+                conn.request("GET", f"{path}?{urllib.parse.urlencode(params)}",
+                             headers={"Authorization": auth})  # fmt: skip
+                response = conn.getresponse()
+                body = response.read()
+                assert response.status == 200, body
+
+            return call
+
+        session = connections["cassandra"].connection.session
+        rollups = session.prepare(
+            "SELECT bucket, category, count, uniques, sum, min, max FROM bench_analytics.rollups "
+            "WHERE project_id=? AND name=? AND metric=? AND granularity=? AND period=? "
+            "AND bucket>=? AND bucket<?"
+        )
+
+        def raw(granularity: str, periods: list[str], start: dt.datetime, end: dt.datetime):
+            naive = (start.replace(tzinfo=None), end.replace(tzinfo=None))
+
+            def call():
+                futures = [session.execute_async(rollups, (project.id, "event-0", "events",
+                           granularity, p, *naive)) for p in periods]  # fmt: skip
+                for future in futures:
+                    list(future.result())
+
+            return call
+
+        def frame(start: dt.datetime, end: dt.datetime) -> str:
+            return json.dumps({"start": start.isoformat(), "end": end.isoformat()})
+
+        day30 = (START, START + dt.timedelta(days=30))
+        hours48 = (START + dt.timedelta(days=5), START + dt.timedelta(days=7))
+        days7 = (START + dt.timedelta(days=10), START + dt.timedelta(days=17))
+        keen = f"/3.0/projects/{project.id}/queries"
+        cases = [
+            ("30-day daily count", f"{keen}/count", keys["read"],
+             {"event_collection": "event-0", "timeframe": frame(*day30), "interval": "daily"},
+             raw("day", ["2026"], *day30)),
+            ("48-hour hourly count_unique", f"{keen}/count_unique", keys["read"],
+             {"event_collection": "event-0", "target_property": "distinct_id",
+              "timeframe": frame(*hours48), "interval": "hourly"},
+             raw("hour", ["2026-11"], *hours48)),
+            ("7-day hourly SMA(24)", "/api/v1/insights/count", f"Bearer {keys['read']}",
+             {"event_collection": "event-0", "timeframe": frame(*days7), "interval": "hourly",
+              "kind": "sma", "window": 24},
+             raw("hour", ["2026-11"], *days7)),
+        ]  # fmt: skip
+        print()
+        print("| query | raw CQL p50 / p95 | API uncached p50 / p95 | ratio p95 | "
+              "API cached p50 / p95 | goal |")  # fmt: skip
+        print("|---|---:|---:|---:|---:|---|")
+        for label, path, auth, params, baseline in cases:
+            raw50, raw95 = timed(baseline)
+            cold50, cold95 = timed(api(path, {**params, "max_age": 0}, auth))
+            warm50, warm95 = timed(api(path, params, auth))
+            print(f"| {label} | {raw50:.1f} / {raw95:.1f} ms | {cold50:.1f} / {cold95:.1f} ms | "
+                  f"{cold95 / raw95:.1f}x | {warm50:.1f} / {warm95:.1f} ms | "
+                  "p95 ≤ 2x raw and ≤ 25 ms |")  # fmt: skip
+    finally:
+        web.terminate()
+        web.wait(timeout=30)
+
+
+if __name__ == "__main__":
+    main()
