@@ -185,6 +185,10 @@ AGGREGATION_LOCK_TTL_SECONDS = env.int("AGGREGATION_LOCK_TTL_SECONDS", default=3
 # Runs that read nothing are kept this long, so the admin list stays readable.
 AGGREGATION_EMPTY_RUN_RETENTION_HOURS = env.int("AGGREGATION_EMPTY_RUN_RETENTION_HOURS", default=24)
 CELERY_TASK_ROUTES = {"insights.*": {"queue": AGGREGATION_QUEUE}}
+# Queries the rollups cannot answer (filters, group_by, median, ...) scan raw events,
+# at most this many day partitions and events; beyond, the caller narrows the timeframe.
+AD_HOC_MAX_DAYS = env.int("AD_HOC_MAX_DAYS", default=31)
+AD_HOC_MAX_EVENTS = env.int("AD_HOC_MAX_EVENTS", default=200_000)
 # Query results stay cached at most this long (new aggregates invalidate them sooner).
 QUERY_CACHE_SECONDS = env.int("QUERY_CACHE_SECONDS", default=3600)
 

@@ -1,7 +1,8 @@
-"""The query service: Keen's analyses answered from the rollups (the fast path).
+"""The query service: Keen's analyses, from the rollups when they can answer, else
+from a bounded scan of the raw events (``adhoc``).
 
-``parse_query`` checks the parameters and names the one that is wrong;
-``answer`` reads the rollups and returns Keen's ``result``: a number, or a list of
+``parse_query`` checks the parameters and names the one that is wrong; ``answer``
+returns Keen's ``result``: a number (or list, or groups), or a list of
 ``{"timeframe": {"start", "end"}, "value"}`` when an interval is given. Unique users
 across several buckets come from ``bucket_users``, so they stay exact.
 """
@@ -13,7 +14,7 @@ import json
 from dataclasses import dataclass
 from decimal import Decimal
 
-from . import selectors
+from . import adhoc, selectors
 from .timeframes import (
     QueryError,
     Timeframe,
@@ -26,10 +27,10 @@ from .timeframes import (
     shift,
 )
 
-ANALYSES = ("count", "count_unique", "sum", "average", "minimum", "maximum")
-NOT_YET = ("median", "percentile", "select_unique", "multi_analysis", "funnel")
+ROLLUP_ANALYSES = ("count", "count_unique", "sum", "average", "minimum", "maximum")
+ANALYSES = (*ROLLUP_ANALYSES, "median", "percentile", "select_unique")
+NOT_YET = ("multi_analysis", "funnel")
 UNIQUE_TARGETS = ("distinct_id",)
-NOT_YET_PARAMETERS = ("filters", "group_by", "order_by")
 
 
 MOVING_AVERAGE_KINDS = ("sma", "ema", "wma", "cma")
@@ -49,6 +50,26 @@ class Query:
     timeframe: Timeframe
     granularity: str | None  # None: one number for the whole timeframe
     moving_average: MovingAverage | None = None
+    filters: tuple = ()
+    group_by: tuple[str, ...] = ()
+    order_by: object = None
+    limit: object = None
+    percentile: float | None = None
+
+    @property
+    def needs_raw_events(self) -> bool:
+        """True when the rollups cannot answer this query exactly."""
+        if self.filters or self.group_by or self.analysis not in ROLLUP_ANALYSES:
+            return True
+        if self.analysis == "count_unique" and self.target_property not in UNIQUE_TARGETS:
+            return True
+        if self.granularity == "minute":
+            return True
+        try:
+            coarsest_granularity(self.timeframe)
+        except QueryError:
+            return True
+        return False
 
 
 def _empty(value: object) -> bool:
@@ -72,24 +93,54 @@ def parse_query(analysis: str, params, *, now: dt.datetime) -> Query:
     target = params.get("target_property") or None
     if analysis != "count" and not target:
         raise QueryError("target_property", f"is required for {analysis}")
-    if analysis == "count_unique" and target not in UNIQUE_TARGETS:
-        raise QueryError(
-            "target_property",
-            "count_unique counts distinct_id for now; other properties are not supported yet",
-        )
-    for name in NOT_YET_PARAMETERS:
-        if not _empty(params.get(name)):
-            raise QueryError(name, "is not supported yet")
     check_timezone(params.get("timezone"))
     granularity = granularity_of(params.get("interval"))
-    return Query(
+    query = Query(
         analysis=analysis,
         event_collection=collection,
         target_property=target,
         timeframe=resolve_timeframe(params.get("timeframe"), now=now),
         granularity=granularity,
         moving_average=_moving_average(params, granularity),
+        filters=tuple(adhoc.parse_filters(params.get("filters"))),
+        group_by=_group_by(params.get("group_by")),
+        order_by=params.get("order_by") or None,
+        limit=params.get("limit") or None,
+        percentile=_percentile(analysis, params.get("percentile")),
     )
+    if query.order_by and not query.group_by:
+        raise QueryError("order_by", "needs group_by")
+    if query.moving_average and query.group_by:
+        raise QueryError("group_by", "cannot be combined with a moving average")
+    return query
+
+
+def _group_by(value: object) -> tuple[str, ...]:
+    if isinstance(value, str) and value.strip().startswith("["):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise QueryError("group_by", "is not valid JSON") from None
+    if value in (None, "", []):
+        return ()
+    names = [value] if isinstance(value, str) else value
+    if not isinstance(names, list) or not all(isinstance(n, str) and n for n in names):
+        raise QueryError("group_by", "must be a property name or a list of them")
+    return tuple(names)
+
+
+def _percentile(analysis: str, value: object) -> float | None:
+    if analysis != "percentile":
+        return None
+    try:
+        percent = float(value)
+    except (TypeError, ValueError):
+        raise QueryError(
+            "percentile", "is required for percentile: a number from 0 to 100"
+        ) from None
+    if not 0 <= percent <= 100:
+        raise QueryError("percentile", "must be from 0 to 100")
+    return percent
 
 
 def _moving_average(params, granularity: str | None) -> MovingAverage | None:
@@ -163,8 +214,44 @@ def _combine(analysis: str, rows: list[dict]) -> int | float | None:
     return float(total / sum(row["count"] for row in values))
 
 
+def answer_from_raw_events(*, project_id: str, query: Query) -> object:
+    """Keen's ``result`` from a bounded scan of the raw events."""
+    events = [
+        view
+        for view in map(adhoc.event_view, adhoc.scan(
+            project_id=project_id, name=query.event_collection, timeframe=query.timeframe))
+        if adhoc.matches(view, list(query.filters))
+    ]  # fmt: skip
+
+    def result(members: list[dict]):
+        if query.group_by:
+            rows = adhoc.grouped(
+                query.analysis, members, target=query.target_property,
+                percentile=query.percentile, group_by=list(query.group_by),
+            )  # fmt: skip
+            return adhoc.order_and_limit(rows, query.order_by, query.limit)
+        return adhoc.analyse(query.analysis, members, query.target_property, query.percentile)
+
+    if query.granularity is None:
+        return result(events)
+    by_bucket: dict[dt.datetime, list[dict]] = {}
+    for event in events:
+        moment = dt.datetime.fromisoformat(event["keen"]["timestamp"])
+        by_bucket.setdefault(floor(moment, query.granularity), []).append(event)
+    series = []
+    for start in buckets(query.timeframe, query.granularity):
+        stop = shift(start, query.granularity, 1)
+        value = result(by_bucket.get(start, []))
+        series.append({"timeframe": {"start": _iso(start), "end": _iso(stop)}, "value": value})
+    if query.moving_average is not None:
+        return with_moving_average(series, query.moving_average)
+    return series
+
+
 def answer(*, project_id: str, query: Query) -> object:
-    """Keen's ``result`` for ``query`` over ``project_id``'s rollups."""
+    """Keen's ``result`` for ``query``: from the rollups when they can answer it exactly."""
+    if query.needs_raw_events:
+        return answer_from_raw_events(project_id=project_id, query=query)
     metric = (
         "events"
         if query.analysis in ("count", "count_unique")

@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass
 
 UNITS = ("minutes", "hours", "days", "weeks", "months", "years")
-INTERVALS = {"hourly": "hour", "daily": "day", "monthly": "month"}
+INTERVALS = {"minutely": "minute", "hourly": "hour", "daily": "day", "monthly": "month"}
 MAX_BUCKETS = 2500
 _RELATIVE = re.compile(r"^(this|previous)_(\d{1,6})_(minutes|hours|days|weeks|months|years)$")
 _SHORT = {

@@ -251,3 +251,59 @@ def test_results_are_cached_until_new_aggregates_land(dataset, topic_prefix, mon
     bad = keen(client, keys, "count", event_collection=NAME, timeframe=frame, max_age="soon")
     assert bad.status_code == 400
     assert bad.json()["message"] == "max_age: must be a number of seconds"
+
+
+def test_filters_group_by_and_raw_only_analyses_match_pandas(dataset, settings) -> None:
+    import pandas as pd
+
+    keys, events = dataset
+    client = Client()
+    frame = {"start": "2026-09-29T00:00:00Z", "end": "2026-10-02T00:00:00Z"}
+    table = pd.DataFrame(
+        [
+            {"category": e["category"], "user": e["distinct_id"],
+             "amount": e["properties"].get("amount")}
+            for e in events
+        ]
+    )  # fmt: skip
+    big_web = table[(table.amount > 100) & (table.category == "web")]
+    filters = [
+        {"property_name": "amount", "operator": "gt", "property_value": 100},
+        {"property_name": "category", "operator": "eq", "property_value": "web"},
+    ]
+    count = keen(client, keys, "count", event_collection=NAME, timeframe=frame,
+                 filters=json.dumps(filters))  # fmt: skip
+    assert count.json() == {"result": len(big_web)}
+
+    by_category = keen(client, keys, "count", event_collection=NAME, timeframe=frame,
+                       group_by="category").json()["result"]  # fmt: skip
+    assert by_category == [
+        {"category": c, "result": int(n)} for c, n in table.groupby("category").size().items()
+    ]
+    amounts = table.amount.dropna()
+    median = keen(client, keys, "median", event_collection=NAME, timeframe=frame,
+                  target_property="amount").json()["result"]  # fmt: skip
+    assert median == pytest.approx(amounts.median(), rel=1e-12)
+    p90 = keen(client, keys, "percentile", event_collection=NAME, timeframe=frame,
+               target_property="amount", percentile=90).json()["result"]  # fmt: skip
+    assert p90 == pytest.approx(amounts.quantile(0.9), rel=1e-12)
+    users = keen(client, keys, "select_unique", event_collection=NAME, timeframe=frame,
+                 target_property="distinct_id").json()["result"]  # fmt: skip
+    assert users == sorted(table.user.dropna().unique())
+
+    first = min(e["timestamp"] for e in events).replace(second=0)
+    window = {"start": first.isoformat(), "end": (first + dt.timedelta(minutes=10)).isoformat()}
+    minutely = keen(client, keys, "count", event_collection=NAME, timeframe=window,
+                    interval="minutely").json()["result"]  # fmt: skip
+    assert [m["value"] for m in minutely] == [
+        expected(
+            events, "count", first + dt.timedelta(minutes=n), first + dt.timedelta(minutes=n + 1)
+        )
+        for n in range(10)
+    ]
+
+    settings.AD_HOC_MAX_DAYS = 2
+    too_wide = keen(client, keys, "median", event_collection=NAME, timeframe=frame,
+                    target_property="amount", max_age=0)  # fmt: skip
+    assert too_wide.status_code == 400
+    assert too_wide.json()["message"].endswith("narrow the timeframe")

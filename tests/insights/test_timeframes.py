@@ -93,7 +93,7 @@ def test_coarsest_granularity_and_intervals() -> None:
     assert granularity_of("daily") == "day"
     assert granularity_of(None) is None
     with pytest.raises(QueryError) as caught:
-        granularity_of("minutely")
+        granularity_of("weekly")
     assert caught.value.field == "interval"
     check_timezone("UTC")
     with pytest.raises(QueryError) as caught:
