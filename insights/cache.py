@@ -47,7 +47,7 @@ def _result_key(project_id: str, query: Query) -> str:
 
 
 def cached_answer(
-    *, project_id: str, query: Query, max_age: float | None, compute: Callable[[], object]
+    *, project_id: str, query: object, max_age: float | None, compute: Callable[[], object]
 ) -> object:
     """``compute()``'s result, from the cache when a fresh enough one is there."""
     if max_age is not None and max_age <= 0:

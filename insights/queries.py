@@ -29,7 +29,7 @@ from .timeframes import (
 
 ROLLUP_ANALYSES = ("count", "count_unique", "sum", "average", "minimum", "maximum")
 ANALYSES = (*ROLLUP_ANALYSES, "median", "percentile", "select_unique")
-NOT_YET = ("multi_analysis", "funnel")
+COMPOUND = ("multi_analysis", "funnel")  # insights/compound.py
 UNIQUE_TARGETS = ("distinct_id",)
 
 
@@ -83,8 +83,8 @@ def _empty(value: object) -> bool:
 
 def parse_query(analysis: str, params, *, now: dt.datetime) -> Query:
     """A checked Query from Keen-style parameters; QueryError names the bad one."""
-    if analysis in NOT_YET:
-        raise QueryError("analysis", f"{analysis} is not supported yet")
+    if analysis in COMPOUND:
+        raise QueryError("analysis_type", f"{analysis} cannot be nested")
     if analysis not in ANALYSES:
         raise QueryError("analysis", f"{analysis!r} is not one of {', '.join(ANALYSES)}")
     collection = params.get("event_collection")

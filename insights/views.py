@@ -12,8 +12,15 @@ from rest_framework.views import APIView
 from events.auth import BearerKeyAuthentication, KeenKeyAuthentication, KeyKindPermission
 
 from .cache import cached_answer
-from .queries import answer, parse_query
+from .compound import answer_funnel, answer_multi_analysis, parse_funnel, parse_multi_analysis
+from .queries import answer
+from .queries import parse_query as parse_single
 from .timeframes import QueryError
+
+COMPOUND = {
+    "multi_analysis": (parse_multi_analysis, answer_multi_analysis),
+    "funnel": (parse_funnel, answer_funnel),
+}
 
 
 def max_age_of(value: object) -> float | None:
@@ -54,13 +61,18 @@ class QueryView(APIView):
 
     def respond(self, params, analysis: str) -> Response:
         try:
-            query = parse_query(analysis, params, now=timezone.now())
+            parse, run = COMPOUND.get(analysis, (parse_single, answer))
+            query = (
+                parse(params, now=timezone.now())
+                if analysis in COMPOUND
+                else parse(analysis, params, now=timezone.now())
+            )
             project_id = self.request.auth.project_id
             result = cached_answer(
                 project_id=project_id,
                 query=query,
                 max_age=max_age_of(params.get("max_age")),
-                compute=lambda: answer(project_id=project_id, query=query),
+                compute=lambda: run(project_id=project_id, query=query),
             )
         except QueryError as exc:
             raise ValidationError(f"{exc.field}: {exc.message}") from exc

@@ -307,3 +307,47 @@ def test_filters_group_by_and_raw_only_analyses_match_pandas(dataset, settings) 
                     target_property="amount", max_age=0)  # fmt: skip
     assert too_wide.status_code == 400
     assert too_wide.json()["message"].endswith("narrow the timeframe")
+
+
+def test_multi_analysis_and_funnel(dataset, topic_prefix) -> None:
+    keys, events = dataset
+    client = Client()
+    frame = {"start": "2026-09-29T00:00:00Z", "end": "2026-10-02T00:00:00Z"}
+    start, end = DAY0, DAY0 + dt.timedelta(days=3)
+    analyses = {"n": {"analysis_type": "count"},
+                "total": {"analysis_type": "sum", "target_property": "amount"}}  # fmt: skip
+    multi = keen(client, keys, "multi_analysis", event_collection=NAME, timeframe=frame,
+                 analyses=json.dumps(analyses)).json()["result"]  # fmt: skip
+    assert multi == {"n": 300, "total": expected(events, "sum", start, end)}
+    daily = keen(client, keys, "multi_analysis", event_collection=NAME, timeframe=frame,
+                 interval="daily", analyses=json.dumps(analyses)).json()["result"]  # fmt: skip
+    assert [d["value"]["n"] for d in daily] == [
+        expected(events, "count", start + dt.timedelta(days=n), start + dt.timedelta(days=n + 1))
+        for n in range(3)
+    ]
+
+    signup_at = {f"user-{n}": DAY0 + dt.timedelta(hours=n) for n in range(1, 11)}
+    signups = [
+        {"event_id": str(uuid.uuid4()), "name": "signup", "category": "web", "distinct_id": user,
+         "timestamp": when, "properties": {}}
+        for user, when in signup_at.items()
+    ]  # fmt: skip
+    produce(topic_prefix, signups, keys["project_id"])
+    run_aggregation()
+    steps = [
+        {"event_collection": "signup", "actor_property": "distinct_id"},
+        {"event_collection": NAME, "actor_property": "distinct_id"},
+    ]
+    funnel = keen(client, keys, "funnel", timeframe=frame, steps=json.dumps(steps))
+    assert funnel.status_code == 200, funnel.content
+    bought_after = {
+        e["distinct_id"]
+        for e in events
+        if e["distinct_id"] in signup_at and e["timestamp"] >= signup_at[e["distinct_id"]]
+    }
+    assert funnel.json() == {"result": [10, len(bought_after)]}
+    bad = keen(
+        client, keys, "funnel", timeframe=frame, steps=json.dumps([{"event_collection": "x"}])
+    )
+    assert bad.status_code == 400
+    assert bad.json()["message"] == "steps[0].actor_property: is required"

@@ -1,0 +1,130 @@
+"""Keen's compound analyses: ``multi_analysis`` (several analyses over one event
+collection and timeframe) and ``funnel`` (actors who did each step after the previous).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+
+from . import adhoc
+from .queries import Query, answer, parse_query
+from .timeframes import QueryError, Timeframe, resolve_timeframe
+
+MAX_PARTS = 20
+
+
+def _json(value: object, field: str) -> object:
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            raise QueryError(field, "is not valid JSON") from None
+    return value
+
+
+@dataclass(frozen=True)
+class MultiAnalysis:
+    parts: tuple[tuple[str, Query], ...]
+
+
+def parse_multi_analysis(params, *, now: dt.datetime) -> MultiAnalysis:
+    """``analyses``: ``{label: {analysis_type, target_property?, percentile?}}``; every
+    other parameter (collection, timeframe, interval, filters, ...) is shared."""
+    analyses = _json(params.get("analyses"), "analyses")
+    if not isinstance(analyses, dict) or not analyses:
+        raise QueryError("analyses", "is required: {label: {analysis_type, target_property}}")
+    if len(analyses) > MAX_PARTS:
+        raise QueryError("analyses", f"at most {MAX_PARTS} analyses")
+    shared = {k: v for k, v in params.items() if k not in ("analyses", "target_property")}
+    parts = []
+    for label, spec in analyses.items():
+        if not isinstance(spec, dict) or not isinstance(spec.get("analysis_type"), str):
+            raise QueryError(f"analyses.{label}", "needs an analysis_type")
+        own = {**shared, **{k: v for k, v in spec.items() if k != "analysis_type"}}
+        try:
+            parts.append((label, parse_query(spec["analysis_type"], own, now=now)))
+        except QueryError as exc:
+            raise QueryError(f"analyses.{label}.{exc.field}", exc.message) from None
+    if parts[0][1].group_by:
+        raise QueryError("group_by", "is not supported with multi_analysis yet")
+    return MultiAnalysis(tuple(parts))
+
+
+def answer_multi_analysis(*, project_id: str, query: MultiAnalysis) -> object:
+    """``{label: value}``; with an interval, ``{timeframe, value: {label: value}}`` per bucket."""
+    results = {label: answer(project_id=project_id, query=part) for label, part in query.parts}
+    first = query.parts[0][1]
+    if first.granularity is None:
+        return results
+    labels = list(results)
+    return [
+        {"timeframe": points[0]["timeframe"],
+         "value": {label: point["value"] for label, point in zip(labels, points, strict=True)}}
+        for points in zip(*(results[label] for label in labels), strict=True)
+    ]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Funnel:
+    steps: tuple[Step, ...]
+
+
+@dataclass(frozen=True)
+class Step:
+    event_collection: str
+    actor_property: str
+    timeframe: Timeframe
+    filters: tuple
+
+
+def parse_funnel(params, *, now: dt.datetime) -> Funnel:
+    """``steps``: a list of ``{event_collection, actor_property, timeframe?, filters?}``;
+    a step without a timeframe uses the query's."""
+    steps = _json(params.get("steps"), "steps")
+    if not isinstance(steps, list) or not steps:
+        raise QueryError("steps", "is required: a list of {event_collection, actor_property}")
+    if len(steps) > MAX_PARTS:
+        raise QueryError("steps", f"at most {MAX_PARTS} steps")
+    parsed = []
+    for index, step in enumerate(steps):
+        field = f"steps[{index}]"
+        if not isinstance(step, dict):
+            raise QueryError(field, "must be an object")
+        for name in ("event_collection", "actor_property"):
+            if not isinstance(step.get(name), str) or not step[name]:
+                raise QueryError(f"{field}.{name}", "is required")
+        frame = step.get("timeframe", params.get("timeframe"))
+        try:
+            timeframe = resolve_timeframe(frame, now=now)
+            filters = tuple(adhoc.parse_filters(step.get("filters")))
+        except QueryError as exc:
+            raise QueryError(f"{field}.{exc.field}", exc.message) from None
+        parsed.append(Step(step["event_collection"], step["actor_property"], timeframe, filters))
+    return Funnel(tuple(parsed))
+
+
+def answer_funnel(*, project_id: str, query: Funnel) -> list[int]:
+    """How many actors did step 1, then step 2 at or after their step 1, and so on."""
+    reached: dict[str, str] | None = None  # actor -> earliest time at the previous step
+    counts = []
+    for step in query.steps:
+        first_time: dict[str, str] = {}
+        for row in adhoc.scan(project_id=project_id, name=step.event_collection,
+                              timeframe=step.timeframe):  # fmt: skip
+            view = adhoc.event_view(row)
+            if not adhoc.matches(view, list(step.filters)):
+                continue
+            actor = adhoc.lookup(view, step.actor_property)
+            if actor is adhoc.MISSING or actor is None:
+                continue
+            actor = json.dumps(actor, sort_keys=True)
+            when = view["keen"]["timestamp"]
+            if reached is not None and (actor not in reached or when < reached[actor]):
+                continue
+            if actor not in first_time or when < first_time[actor]:
+                first_time[actor] = when
+        counts.append(len(first_time))
+        reached = first_time
+    return counts
