@@ -32,15 +32,15 @@ def bump_generations(project_ids: Iterable[str]) -> None:
         cache.incr(key)
 
 
-def _result_key(project_id: str, query: Query) -> str:
+def _result_key(project_id: str, query: object) -> str:
+    """``query`` is a dataclass (a Query, or a compound query made of them)."""
     fields = asdict(query)
-    frame = query.timeframe
-    # An open-ended timeframe ("this_7_days") ends at "now": its result changes only
-    # when new data lands, which bumps the generation.
-    fields["timeframe"] = [
-        frame.start.isoformat(),
-        None if frame.open_end else frame.end.isoformat(),
-    ]
+    if isinstance(query, Query):
+        # An open-ended timeframe ("this_7_days") ends at "now": its result changes
+        # only when new data lands, which bumps the generation.
+        frame = query.timeframe
+        end = None if frame.open_end else frame.end.isoformat()
+        fields["timeframe"] = [frame.start.isoformat(), end]
     digest = hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()
     generation = cache.get(_generation_key(project_id), 0)
     return f"insights:result:{project_id}:{generation}:{digest[:32]}"
