@@ -19,10 +19,10 @@ from .timeframes import (
     QueryError,
     Timeframe,
     buckets,
-    check_timezone,
     coarsest_granularity,
     floor,
     granularity_of,
+    parse_timezone,
     resolve_timeframe,
     shift,
 )
@@ -55,6 +55,7 @@ class Query:
     order_by: object = None
     limit: object = None
     percentile: float | None = None
+    tz: dt.tzinfo = dt.UTC
 
     @property
     def needs_raw_events(self) -> bool:
@@ -65,11 +66,26 @@ class Query:
             return True
         if self.granularity == "minute":
             return True
+        if self.tz is not dt.UTC:  # answered from hourly rollups, if hours tile the buckets
+            return not all(floor(edge, "hour") == edge for group in local_groups(self)
+                           for edge in group)  # fmt: skip
         try:
             coarsest_granularity(self.timeframe)
         except QueryError:
             return True
         return False
+
+
+def local_groups(query: Query) -> list[tuple[dt.datetime, dt.datetime]]:
+    """The (start, end) UTC instants of each result bucket (one without an interval)."""
+    frame = query.timeframe
+    if query.granularity is None:
+        end = shift(floor(frame.end, "hour"), "hour", 1) if frame.open_end else frame.end
+        return [(frame.start, end)]
+    return [
+        (start, shift(start, query.granularity, 1, query.tz))
+        for start in buckets(frame, query.granularity, query.tz)
+    ]
 
 
 def _empty(value: object) -> bool:
@@ -93,14 +109,15 @@ def parse_query(analysis: str, params, *, now: dt.datetime) -> Query:
     target = params.get("target_property") or None
     if analysis != "count" and not target:
         raise QueryError("target_property", f"is required for {analysis}")
-    check_timezone(params.get("timezone"))
+    tz = parse_timezone(params.get("timezone"))
     granularity = granularity_of(params.get("interval"))
     query = Query(
         analysis=analysis,
         event_collection=collection,
         target_property=target,
-        timeframe=resolve_timeframe(params.get("timeframe"), now=now),
+        timeframe=resolve_timeframe(params.get("timeframe"), now=now, tz=tz),
         granularity=granularity,
+        tz=tz,
         moving_average=_moving_average(params, granularity),
         filters=tuple(adhoc.parse_filters(params.get("filters"))),
         group_by=_group_by(params.get("group_by")),
@@ -194,8 +211,18 @@ def _number(value: Decimal | int | None) -> int | float | None:
     return value
 
 
-def _iso(value: dt.datetime) -> str:
-    return value.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+def _iso(value: dt.datetime, tz: dt.tzinfo = dt.UTC) -> str:
+    return value.astimezone(tz).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _series(query: Query, values: list[tuple[dt.datetime, dt.datetime, object]]) -> list[dict]:
+    series = [
+        {"timeframe": {"start": _iso(start, query.tz), "end": _iso(stop, query.tz)}, "value": value}
+        for start, stop, value in values
+    ]
+    if query.moving_average is not None:
+        return with_moving_average(series, query.moving_average)
+    return series
 
 
 def _combine(analysis: str, rows: list[dict]) -> int | float | None:
@@ -237,21 +264,44 @@ def answer_from_raw_events(*, project_id: str, query: Query) -> object:
     by_bucket: dict[dt.datetime, list[dict]] = {}
     for event in events:
         moment = dt.datetime.fromisoformat(event["keen"]["timestamp"])
-        by_bucket.setdefault(floor(moment, query.granularity), []).append(event)
-    series = []
-    for start in buckets(query.timeframe, query.granularity):
-        stop = shift(start, query.granularity, 1)
-        value = result(by_bucket.get(start, []))
-        series.append({"timeframe": {"start": _iso(start), "end": _iso(stop)}, "value": value})
-    if query.moving_average is not None:
-        return with_moving_average(series, query.moving_average)
-    return series
+        by_bucket.setdefault(floor(moment, query.granularity, query.tz), []).append(event)
+    return _series(query, [(a, b, result(by_bucket.get(a, []))) for a, b in local_groups(query)])
+
+
+def answer_from_hours(*, project_id: str, query: Query) -> object:
+    """Keen's ``result`` in a time zone other than UTC, regrouping hourly rollups (and,
+    for unique users, the union of each hour's users) into the zone's buckets."""
+    groups = local_groups(query)
+    if query.analysis == "count_unique":
+        values = []
+        for start, stop in groups:
+            hours = buckets(Timeframe(start, stop), "hour")
+            users = selectors.bucket_users(
+                project_id=project_id, name=query.event_collection, granularity="hour",
+                buckets=hours,
+            )  # fmt: skip
+            values.append(len(users))
+    else:
+        metric = "events" if query.analysis == "count" else f"property:{query.target_property}"
+        rows = selectors.rollup_rows(
+            project_id=project_id, name=query.event_collection, metric=metric,
+            granularity="hour", start=groups[0][0], end=groups[-1][1],
+        )  # fmt: skip
+        values = [
+            _combine(query.analysis, [row for hour, row in rows.items() if start <= hour < stop])
+            for start, stop in groups
+        ]
+    if query.granularity is None:
+        return values[0]
+    return _series(query, [(a, b, v) for (a, b), v in zip(groups, values, strict=True)])
 
 
 def answer(*, project_id: str, query: Query) -> object:
     """Keen's ``result`` for ``query``: from the rollups when they can answer it exactly."""
     if query.needs_raw_events:
         return answer_from_raw_events(project_id=project_id, query=query)
+    if query.tz is not dt.UTC:
+        return answer_from_hours(project_id=project_id, query=query)
     metric = (
         "events"
         if query.analysis in ("count", "count_unique")
@@ -285,18 +335,15 @@ def answer(*, project_id: str, query: Query) -> object:
     )
     if query.granularity is None:
         return _combine(query.analysis, list(rows.values()))
-    series = []
+    values = []
     for start in starts:
         stop = shift(start, granularity, 1)
         if query.analysis == "count_unique":
             if granularity == "month":
-                days = buckets(Timeframe(start, stop), "day")
-                value = users(days, "day")
+                value = users(buckets(Timeframe(start, stop), "day"), "day")
             else:
                 value = (rows.get(start) or {}).get("uniques") or 0
         else:
             value = _combine(query.analysis, [rows[start]] if start in rows else [])
-        series.append({"timeframe": {"start": _iso(start), "end": _iso(stop)}, "value": value})
-    if query.moving_average is not None:
-        return with_moving_average(series, query.moving_average)
-    return series
+        values.append((start, stop, value))
+    return _series(query, values)

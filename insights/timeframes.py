@@ -7,6 +7,10 @@ weeks (starting on Sunday), months, years. ``today`` is ``this_1_days``,
 ``yesterday`` ``previous_1_days``, ``this_<unit>`` ``this_1_<unit>s`` and
 ``previous_<unit>`` ``previous_1_<unit>s``. An absolute timeframe is
 ``{"start": ISO-8601, "end": ISO-8601}``, both with a UTC offset.
+
+Units of a day or longer follow the query's time zone (a named zone such as
+``US/Pacific``, or an offset in seconds); minutes and hours are absolute. Every
+instant returned is in UTC.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import datetime as dt
 import json
 import re
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 UNITS = ("minutes", "hours", "days", "weeks", "months", "years")
 INTERVALS = {"minutely": "minute", "hourly": "hour", "daily": "day", "monthly": "month"}
@@ -46,9 +51,17 @@ class Timeframe:
     open_end: bool = False
 
 
-def floor(value: dt.datetime, unit: str) -> dt.datetime:
-    """The start of the ``unit`` (a UNITS name or a granularity) holding ``value``."""
+def floor(value: dt.datetime, unit: str, tz: dt.tzinfo = dt.UTC) -> dt.datetime:
+    """The start (in UTC) of the ``unit`` (a UNITS name or a granularity) holding
+    ``value``, with days and longer units taken in ``tz``."""
     unit = unit if unit.endswith("s") else f"{unit}s"
+    if unit in ("minutes", "hours") or tz is dt.UTC:
+        return _floor_local(value.astimezone(dt.UTC), unit)
+    local = _floor_local(value.astimezone(tz), unit)
+    return local.replace(tzinfo=None).replace(tzinfo=tz).astimezone(dt.UTC)
+
+
+def _floor_local(value: dt.datetime, unit: str) -> dt.datetime:
     value = value.replace(microsecond=0)
     if unit == "minutes":
         return value.replace(second=0)
@@ -64,14 +77,19 @@ def floor(value: dt.datetime, unit: str) -> dt.datetime:
     return day.replace(month=1, day=1)
 
 
-def shift(value: dt.datetime, unit: str, count: int) -> dt.datetime:
-    """``value`` moved by ``count`` units (calendar months and years)."""
+def shift(value: dt.datetime, unit: str, count: int, tz: dt.tzinfo = dt.UTC) -> dt.datetime:
+    """``value`` moved by ``count`` units: minutes and hours as elapsed time, longer
+    units on ``tz``'s calendar and clock (a day across a DST change is 23 or 25 hours)."""
     unit = unit if unit.endswith("s") else f"{unit}s"
+    if unit in ("minutes", "hours"):
+        return value + dt.timedelta(seconds={"minutes": 60, "hours": 3600}[unit] * count)
+    local = value.astimezone(tz).replace(tzinfo=None)
     if unit in ("months", "years"):
-        months = value.year * 12 + value.month - 1 + count * (12 if unit == "years" else 1)
-        return value.replace(year=months // 12, month=months % 12 + 1)
-    step = {"minutes": 60, "hours": 3600, "days": 86400, "weeks": 7 * 86400}[unit]
-    return value + dt.timedelta(seconds=step * count)
+        months = local.year * 12 + local.month - 1 + count * (12 if unit == "years" else 1)
+        local = local.replace(year=months // 12, month=months % 12 + 1)
+    else:
+        local = local + dt.timedelta(days=count * (7 if unit == "weeks" else 1))
+    return local.replace(tzinfo=tz).astimezone(dt.UTC)
 
 
 def _instant(value: object, field: str) -> dt.datetime:
@@ -86,8 +104,9 @@ def _instant(value: object, field: str) -> dt.datetime:
     return parsed.astimezone(dt.UTC)
 
 
-def resolve_timeframe(value: object, *, now: dt.datetime) -> Timeframe:
-    """The UTC range ``value`` names (a relative string, or a start/end object, or its JSON)."""
+def resolve_timeframe(value: object, *, now: dt.datetime, tz: dt.tzinfo = dt.UTC) -> Timeframe:
+    """The UTC range ``value`` names (a relative string, or a start/end object, or its
+    JSON); relative days and longer units follow ``tz``."""
     if isinstance(value, str) and value.lstrip().startswith("{"):
         try:
             value = json.loads(value)
@@ -112,17 +131,27 @@ def resolve_timeframe(value: object, *, now: dt.datetime) -> Timeframe:
     if count < 1:
         raise QueryError("timeframe", "N must be at least 1")
     now = now.astimezone(dt.UTC)
-    current = floor(now, unit)
+    current = floor(now, unit, tz)
     if kind == "this":
-        return Timeframe(shift(current, unit, -(count - 1)), now, open_end=True)
-    return Timeframe(shift(current, unit, -count), current)
+        return Timeframe(shift(current, unit, -(count - 1), tz), now, open_end=True)
+    return Timeframe(shift(current, unit, -count, tz), current)
 
 
-def check_timezone(value: object) -> None:
-    """Buckets are UTC; any other zone is refused for now, naming the parameter."""
+def parse_timezone(value: object) -> dt.tzinfo:
+    """Keen's ``timezone``: a named zone (``US/Pacific``) or an offset in seconds; UTC if absent."""
     if value in (None, "", "UTC", "Etc/UTC", "GMT", 0, "0"):
-        return
-    raise QueryError("timezone", f"{value!r} is not supported yet; only UTC is")
+        return dt.UTC
+    if isinstance(value, int | float) or (isinstance(value, str) and re.fullmatch(r"-?\d+", value)):
+        seconds = int(value)
+        if abs(seconds) >= 86400:
+            raise QueryError("timezone", "an offset must be less than a day, in seconds")
+        return dt.timezone(dt.timedelta(seconds=seconds))
+    if not isinstance(value, str):
+        raise QueryError("timezone", "must be a zone name or an offset in seconds")
+    try:
+        return ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise QueryError("timezone", f"{value!r} is not a known time zone") from None
 
 
 def granularity_of(interval: object) -> str | None:
@@ -136,12 +165,12 @@ def granularity_of(interval: object) -> str | None:
     return INTERVALS[interval]
 
 
-def buckets(timeframe: Timeframe, granularity: str) -> list[dt.datetime]:
-    """The bucket starts covering ``timeframe``, which must start on a bucket boundary
-    and end on one (or be open-ended); at most MAX_BUCKETS."""
-    if floor(timeframe.start, granularity) != timeframe.start:
+def buckets(timeframe: Timeframe, granularity: str, tz: dt.tzinfo = dt.UTC) -> list[dt.datetime]:
+    """The bucket starts (UTC) covering ``timeframe``, which must start on a bucket
+    boundary in ``tz`` and end on one (or be open-ended); at most MAX_BUCKETS."""
+    if floor(timeframe.start, granularity, tz) != timeframe.start:
         raise QueryError("timeframe", f"must start on a whole {granularity} for this query")
-    if not timeframe.open_end and floor(timeframe.end, granularity) != timeframe.end:
+    if not timeframe.open_end and floor(timeframe.end, granularity, tz) != timeframe.end:
         raise QueryError("timeframe", f"must end on a whole {granularity} for this query")
     starts = []
     current = timeframe.start
@@ -151,12 +180,12 @@ def buckets(timeframe: Timeframe, granularity: str) -> list[dt.datetime]:
             raise QueryError(
                 "interval", f"gives more than {MAX_BUCKETS} buckets; narrow the timeframe"
             )
-        current = shift(current, granularity, 1)
+        current = shift(current, granularity, 1, tz)
     return starts
 
 
 def coarsest_granularity(timeframe: Timeframe) -> str:
-    """The coarsest rollup granularity whose buckets tile ``timeframe`` exactly."""
+    """The coarsest UTC rollup granularity whose buckets tile ``timeframe`` exactly."""
     for granularity in ("month", "day", "hour"):
         start_ok = floor(timeframe.start, granularity) == timeframe.start
         end_ok = timeframe.open_end or floor(timeframe.end, granularity) == timeframe.end

@@ -143,7 +143,9 @@ def test_errors_name_the_parameter_and_keys_see_only_their_project(dataset) -> N
         "message": "target_property: is required for sum",
         "error_code": missing.json()["error_code"],
     }
-    tz = keen(client, keys, "count", event_collection=NAME, timeframe=frame, timezone="US/Pacific")
+    tz = keen(
+        client, keys, "count", event_collection=NAME, timeframe=frame, timezone="Mars/Olympus"
+    )
     assert tz.status_code == 400
     assert tz.json()["message"].startswith("timezone:")
     assert keen(client, keys, "count", key="write_key", event_collection=NAME,
@@ -351,3 +353,34 @@ def test_multi_analysis_and_funnel(dataset, topic_prefix) -> None:
     )
     assert bad.status_code == 400
     assert bad.json()["message"] == "steps[0].actor_property: is required"
+
+
+@pytest.mark.parametrize("zone", ["America/New_York", "Asia/Kolkata"])
+def test_time_zones_bucket_by_local_days(dataset, zone) -> None:
+    """New York's days are whole UTC hours (answered from hourly rollups); Kolkata's
+    start on the half hour (answered from raw events). Both must be exact."""
+    from zoneinfo import ZoneInfo
+
+    keys, events = dataset
+    client = Client()
+    tz = ZoneInfo(zone)
+    first = dt.datetime(2026, 9, 30, tzinfo=tz)
+    frame = {"start": first.isoformat(), "end": (first + dt.timedelta(days=2)).isoformat()}
+    for analysis, target in (("count", None), ("count_unique", "distinct_id"), ("sum", "amount")):
+        params = {
+            "event_collection": NAME,
+            "timeframe": frame,
+            "timezone": zone,
+            "interval": "daily",
+        }
+        if target:
+            params["target_property"] = target
+        series = keen(client, keys, analysis, **params).json()["result"]
+        days = [first + dt.timedelta(days=n) for n in range(3)]
+        assert [s["timeframe"]["start"] for s in series] == [
+            d.isoformat(timespec="milliseconds") for d in days[:2]
+        ]
+        assert [s["value"] for s in series] == [
+            expected(events, analysis, a.astimezone(dt.UTC), b.astimezone(dt.UTC)) or 0
+            for a, b in itertools.pairwise(days)
+        ], analysis

@@ -10,9 +10,9 @@ from insights.timeframes import (
     QueryError,
     Timeframe,
     buckets,
-    check_timezone,
     coarsest_granularity,
     granularity_of,
+    parse_timezone,
     resolve_timeframe,
 )
 
@@ -95,7 +95,23 @@ def test_coarsest_granularity_and_intervals() -> None:
     with pytest.raises(QueryError) as caught:
         granularity_of("weekly")
     assert caught.value.field == "interval"
-    check_timezone("UTC")
+
+
+def test_time_zones_shift_days_but_not_hours() -> None:
+    from zoneinfo import ZoneInfo
+
+    assert parse_timezone("UTC") is UTC
+    assert parse_timezone("-18000").utcoffset(None) == dt.timedelta(hours=-5)
+    pacific = parse_timezone("US/Pacific")
+    assert pacific == ZoneInfo("US/Pacific")
     with pytest.raises(QueryError) as caught:
-        check_timezone("US/Pacific")
+        parse_timezone("Mars/Olympus")
     assert caught.value.field == "timezone"
+    # 2026-11-01 is the day US clocks go back: that local day lasts 25 hours.
+    now = at(2026, 11, 2, 12)  # 04:00 in California
+    frame = resolve_timeframe("previous_2_days", now=now, tz=pacific)
+    assert frame == Timeframe(at(2026, 10, 31, 7), at(2026, 11, 2, 8))
+    assert buckets(frame, "day", pacific) == [at(2026, 10, 31, 7), at(2026, 11, 1, 7)]
+    assert resolve_timeframe("previous_2_hours", now=now, tz=pacific) == Timeframe(
+        at(2026, 11, 2, 10), at(2026, 11, 2, 12)
+    )
