@@ -1,10 +1,11 @@
-"""Django app configuration; the only module of the package that imports Django."""
+"""Django app configuration. Only this module, models.py, admin.py and charts.py import
+Django; the engines stay pure Python."""
 
 from django.apps import AppConfig
 
 
 class MovingavgConfig(AppConfig):
-    """The ``movingavg`` app (admin pages come with the insights issue)."""
+    """The ``movingavg`` app: metric definitions and the metric browser in the admin."""
 
     name = "movingavg"
     default_auto_field = "django.db.models.BigAutoField"

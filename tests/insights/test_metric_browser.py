@@ -1,0 +1,65 @@
+"""The admin's metric browser (movingavg admin pages): staff only, a server-rendered
+chart with the moving-average overlay and the table of numbers, from real rollups."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import json
+import re
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.test import Client
+
+from movingavg.models import MetricDefinition
+from tests.insights.test_queries import DAY0, NAME, dataset, expected  # noqa: F401
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(databases=["default", "cassandra"])]
+
+
+def test_metric_page_shows_the_series_and_its_moving_average(dataset) -> None:  # noqa: F811
+    import pandas as pd
+
+    keys, events = dataset
+    from events.models import Project
+
+    project = Project.objects.get(id=keys["project_id"])
+    metric = MetricDefinition.objects.create(
+        project=project, name="daily purchases", event_collection=NAME, analysis="count",
+        interval="daily", kind="sma", window=2,
+    )  # fmt: skip
+    staff = Client()
+    staff.force_login(get_user_model().objects.create_superuser("admin", "a@example.com", "pw"))
+
+    listing = staff.get("/admin/movingavg/metricdefinition/")
+    assert listing.status_code == 200
+    link = re.search(r'href="(/admin/movingavg/metricdefinition/browse/\?[^"]+)"', listing.text)
+    assert link is not None
+    url = link.group(1).replace("&amp;", "&")
+    assert "event_collection=purchase" in url
+    assert staff.get(url).status_code == 200
+
+    frame = json.dumps({"start": "2026-09-29T00:00:00Z", "end": "2026-10-02T00:00:00Z"})
+    page = staff.get("/admin/movingavg/metricdefinition/browse/", {
+        "project": project.id, "event_collection": NAME, "analysis": "count", "timeframe": frame,
+        "interval": "daily", "kind": "sma", "window": 2,
+    })  # fmt: skip
+    assert page.status_code == 200
+    html = page.text
+    assert '<svg id="metric-chart"' in html
+    series_points = re.search(r'id="series-line"[^>]*points="([^"]*)"', html).group(1).split()
+    average_points = re.search(r'id="average-line"[^>]*points="([^"]*)"', html).group(1).split()
+    assert len(series_points) == len(average_points) == 3
+    days = [DAY0 + dt.timedelta(days=n) for n in range(4)]
+    counts = [expected(events, "count", a, b) for a, b in itertools.pairwise(days)]
+    values = [int(v) for v in re.findall(r'<td class="value">([^<]*)</td>', html)]
+    averages = [float(v) for v in re.findall(r'<td class="average">([^<]*)</td>', html)]
+    assert values == counts
+    assert averages == pytest.approx(pd.Series(counts).rolling(2, min_periods=1).mean().tolist())
+    assert metric.query_params()["window"] == 2
+
+    outsider = Client()
+    response = outsider.get("/admin/movingavg/metricdefinition/browse/")
+    assert response.status_code == 302
+    assert "/admin/login/" in response["Location"]
