@@ -90,7 +90,8 @@ def _has_jdk17(config: StackConfig) -> bool:
 
 
 def install_system_packages(config: StackConfig, progress: Callable[[str], None]) -> None:
-    """Install redis-server and a JDK 17 from Debian when they are missing."""
+    """Install redis-server, a JDK 17, Maven, and Chromium with its driver (for the
+    admin's headless-browser test) from Debian when they are missing."""
     missing = []
     if not shutil.which("redis-server"):
         missing.append("redis-server")
@@ -98,10 +99,12 @@ def install_system_packages(config: StackConfig, progress: Callable[[str], None]
         missing.append("openjdk-17-jdk-headless")
     if shutil.which("mvn") is None:
         missing.append("maven")
+    if shutil.which("chromium") is None or shutil.which("chromedriver") is None:
+        missing += ["chromium", "chromium-driver"]
     if missing:
         _apt_install(missing, progress)
     else:
-        progress("apt: redis-server, JDK 17 and Maven present")
+        progress("apt: redis-server, JDK 17, Maven and Chromium present")
 
 
 def install_all(config: StackConfig, progress: Callable[[str], None]) -> None:
