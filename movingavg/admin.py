@@ -23,6 +23,14 @@ DEFAULT_TIMEFRAMES = {
 }
 
 
+class RollupsForm(forms.Form):
+    project = forms.ModelChoiceField(queryset=Project.objects.all())
+    event_collection = forms.CharField(label="event")
+    metric = forms.CharField(initial="events", help_text="events, or property:<path>")
+    granularity = forms.ChoiceField(choices=[(g, g) for g in ("hour", "day", "month")])
+    period = forms.CharField(help_text="2026-11 for hours; 2026 for days and months")
+
+
 class BrowseForm(forms.Form):
     project = forms.ModelChoiceField(queryset=Project.objects.all())
     event_collection = forms.CharField(label="event")
@@ -50,7 +58,27 @@ class MetricDefinitionAdmin(admin.ModelAdmin):
 
     def get_urls(self):
         browse = path("browse/", self.admin_site.admin_view(self.browse), name="movingavg_browse")
-        return [browse, *super().get_urls()]
+        rollups = path(
+            "rollups/", self.admin_site.admin_view(self.rollups), name="movingavg_rollups"
+        )
+        return [browse, rollups, *super().get_urls()]
+
+    def rollups(self, request):
+        """The stored rollup rows of one partition (the ``Rollup`` Cassandra model)."""
+        from insights.models import Rollup
+
+        form = RollupsForm(request.GET or None)
+        context = {**self.admin_site.each_context(request), "form": form,
+                   "title": "Rollup rows", "opts": self.model._meta}  # fmt: skip
+        if form.is_valid():
+            data = form.cleaned_data
+            context["rows"] = list(
+                Rollup.objects.filter(
+                    project_id=data["project"].id, name=data["event_collection"],
+                    metric=data["metric"], granularity=data["granularity"], period=data["period"],
+                ).limit(5000)
+            )  # fmt: skip
+        return TemplateResponse(request, "admin/movingavg/rollups.html", context)
 
     def browse(self, request):
         """The metric browser: pick a project and an event; see the series and its average."""

@@ -59,6 +59,15 @@ def test_metric_page_shows_the_series_and_its_moving_average(dataset) -> None:  
     assert averages == pytest.approx(pd.Series(counts).rolling(2, min_periods=1).mean().tolist())
     assert metric.query_params()["window"] == 2
 
+    rollups = staff.get("/admin/movingavg/metricdefinition/rollups/", {
+        "project": project.id, "event_collection": NAME, "metric": "events",
+        "granularity": "day", "period": "2026",
+    })  # fmt: skip
+    assert rollups.status_code == 200
+    stored = [int(v) for v in re.findall(r'<td class="count">([^<]*)</td>', rollups.text)]
+    # Each day has a row per category and one for "all": their counts add up twice.
+    assert sum(stored) == 2 * sum(counts)
+
     outsider = Client()
     response = outsider.get("/admin/movingavg/metricdefinition/browse/")
     assert response.status_code == 302

@@ -131,6 +131,13 @@ def test_monthly_interval_and_native_endpoint(dataset) -> None:
         HTTP_AUTHORIZATION=f"Bearer {keys['read_key']}",
     )
     assert native.json() == {"result": expected(events, "sum", DAY0, DAY0 + dt.timedelta(days=3))}
+    posted = client.post(
+        f"/3.0/projects/{keys['project_id']}/queries/count",
+        data=json.dumps({"event_collection": NAME, "timeframe": frame, "interval": "monthly"}),
+        content_type="application/json",
+        HTTP_AUTHORIZATION=keys["read_key"],
+    )
+    assert posted.json() == {"result": series}
 
 
 def test_errors_name_the_parameter_and_keys_see_only_their_project(dataset) -> None:
