@@ -18,5 +18,10 @@ def dlq_topic() -> str:
     return f"{settings.KAFKA_TOPIC_PREFIX}.dlq"
 
 
+def event_topics() -> list[str]:
+    """The topics holding events (what the aggregation reads)."""
+    return [topic_for(category) for category in CATEGORIES]
+
+
 def all_topics() -> list[str]:
-    return [topic_for(category) for category in CATEGORIES] + [dlq_topic()]
+    return [*event_topics(), dlq_topic()]

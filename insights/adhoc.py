@@ -8,7 +8,6 @@ plus ``distinct_id``, ``category``, ``keen.timestamp``, ``keen.id`` and
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import math
 from collections.abc import Iterable, Iterator
@@ -16,9 +15,9 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db import connections
 
-from .timeframes import QueryError, Timeframe, floor, shift
+from . import selectors
+from .timeframes import QueryError, Timeframe, floor, iso, shift
 
 OPERATORS = ("eq", "ne", "lt", "lte", "gt", "gte", "exists", "in", "contains", "not_contains")
 MISSING = object()
@@ -30,15 +29,11 @@ def event_view(row: dict) -> dict[str, Any]:
     view["distinct_id"] = row["distinct_id"]
     view["category"] = row["category"]
     view["keen"] = {
-        "timestamp": _iso(row["event_time"]),
+        "timestamp": iso(row["event_time"]),
         "id": row["event_id"],
-        "created_at": _iso(row["received_at"]) if row["received_at"] else None,
+        "created_at": iso(row["received_at"]) if row["received_at"] else None,
     }
     return view
-
-
-def _iso(value: dt.datetime) -> str:
-    return value.replace(tzinfo=dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def lookup(event: dict, path: str) -> Any:
@@ -123,8 +118,11 @@ def _numbers(values: Iterable[Any]) -> list[Decimal]:
     return found
 
 
-def _plain(value: Decimal) -> int | float:
-    return int(value) if value == value.to_integral_value() else float(value)
+def plain_number(value: Decimal | int | None) -> int | float | None:
+    """A JSON-friendly number: a whole decimal as int, any other as float."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    return value
 
 
 def percentile_of(numbers: list[Decimal], percent: float) -> int | float | None:
@@ -136,7 +134,7 @@ def percentile_of(numbers: list[Decimal], percent: float) -> int | float | None:
     low = int(position)
     high = min(low + 1, len(ordered) - 1)
     fraction = position - low
-    return _plain(ordered[low] + (ordered[high] - ordered[low]) * fraction)
+    return plain_number(ordered[low] + (ordered[high] - ordered[low]) * fraction)
 
 
 def analyse(analysis: str, events: list[dict], target: str | None, percentile: float | None):
@@ -152,13 +150,13 @@ def analyse(analysis: str, events: list[dict], target: str | None, percentile: f
         return [unique[k] for k in sorted(unique)]
     numbers = _numbers(present)
     if analysis == "sum":
-        return _plain(sum(numbers, Decimal(0)))
+        return plain_number(sum(numbers, Decimal(0)))
     if not numbers:
         return None
     if analysis == "minimum":
-        return _plain(min(numbers))
+        return plain_number(min(numbers))
     if analysis == "maximum":
-        return _plain(max(numbers))
+        return plain_number(max(numbers))
     if analysis == "average":
         return float(sum(numbers, Decimal(0)) / len(numbers))
     if analysis == "median":
@@ -246,18 +244,13 @@ def scan(*, project_id: str, name: str, timeframe: Timeframe) -> Iterator[dict]:
             f"this query reads raw events and spans {len(days)} days, beyond the limit of "
             f"{settings.AD_HOC_MAX_DAYS}; narrow the timeframe",
         )
-    session = connections["cassandra"].connection.session
-    keyspace = connections["cassandra"].settings_dict["NAME"]
-    statement = session.prepare(
-        "SELECT event_time, event_id, category, distinct_id, received_at, properties "
-        f"FROM {keyspace}.raw_events WHERE project_id=? AND name=? AND day=? "
-        "AND event_time>=? AND event_time<?"
-    )
-    start = timeframe.start.replace(tzinfo=None)
-    end = timeframe.end.replace(tzinfo=None)
     seen = 0
     for day in days:
-        for row in session.execute(statement, (project_id, name, day.date(), start, end)):
+        rows = selectors.raw_event_rows(
+            project_id=project_id, name=name, day=day.date(),
+            start=timeframe.start, end=timeframe.end,
+        )  # fmt: skip
+        for row in rows:
             seen += 1
             if seen > settings.AD_HOC_MAX_EVENTS:
                 raise QueryError(

@@ -18,7 +18,7 @@ from django.conf import settings
 from django.db import connections, transaction
 from django.utils import timezone
 
-from events.topics import CATEGORIES, dlq_topic, topic_for
+from events.topics import dlq_topic, event_topics
 
 from .cache import bump_generations
 from .models import JobRun, KafkaOffset
@@ -84,10 +84,6 @@ def _commit(offsets: dict[str, dict[str, int]]) -> None:
 def cassandra_keyspace() -> str:
     """The keyspace in use (the test keyspace under tests)."""
     return connections["cassandra"].settings_dict["NAME"]
-
-
-def event_topics() -> list[str]:
-    return [topic_for(category) for category in CATEGORIES]
 
 
 def _abandon_unfinished() -> None:

@@ -22,6 +22,7 @@ from .timeframes import (
     coarsest_granularity,
     floor,
     granularity_of,
+    iso,
     parse_timezone,
     resolve_timeframe,
     shift,
@@ -29,7 +30,7 @@ from .timeframes import (
 
 ROLLUP_ANALYSES = ("count", "count_unique", "sum", "average", "minimum", "maximum")
 ANALYSES = (*ROLLUP_ANALYSES, "median", "percentile", "select_unique")
-COMPOUND = ("multi_analysis", "funnel")  # insights/compound.py
+NOT_NESTABLE = ("multi_analysis", "funnel")  # insights/compound.py
 UNIQUE_TARGETS = ("distinct_id",)
 
 
@@ -99,7 +100,7 @@ def _empty(value: object) -> bool:
 
 def parse_query(analysis: str, params, *, now: dt.datetime) -> Query:
     """A checked Query from Keen-style parameters; QueryError names the bad one."""
-    if analysis in COMPOUND:
+    if analysis in NOT_NESTABLE:
         raise QueryError("analysis_type", f"{analysis} cannot be nested")
     if analysis not in ANALYSES:
         raise QueryError("analysis", f"{analysis!r} is not one of {', '.join(ANALYSES)}")
@@ -203,21 +204,9 @@ def with_moving_average(series: list[dict], average: MovingAverage) -> list[dict
     return result
 
 
-def _number(value: Decimal | int | None) -> int | float | None:
-    if value is None:
-        return None
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    return value
-
-
-def _iso(value: dt.datetime, tz: dt.tzinfo = dt.UTC) -> str:
-    return value.astimezone(tz).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 def _series(query: Query, values: list[tuple[dt.datetime, dt.datetime, object]]) -> list[dict]:
     series = [
-        {"timeframe": {"start": _iso(start, query.tz), "end": _iso(stop, query.tz)}, "value": value}
+        {"timeframe": {"start": iso(start, query.tz), "end": iso(stop, query.tz)}, "value": value}
         for start, stop, value in values
     ]
     if query.moving_average is not None:
@@ -229,14 +218,14 @@ def _combine(analysis: str, rows: list[dict]) -> int | float | None:
     if analysis == "count":
         return sum(row["count"] or 0 for row in rows)
     if analysis == "sum":
-        return _number(sum((row["sum"] or Decimal(0) for row in rows), Decimal(0)))
+        return adhoc.plain_number(sum((row["sum"] or Decimal(0) for row in rows), Decimal(0)))
     values = [row for row in rows if row["count"]]
     if not values:
         return None
     if analysis == "minimum":
-        return _number(min(row["min"] for row in values))
+        return adhoc.plain_number(min(row["min"] for row in values))
     if analysis == "maximum":
-        return _number(max(row["max"] for row in values))
+        return adhoc.plain_number(max(row["max"] for row in values))
     total = sum((row["sum"] for row in values), Decimal(0))
     return float(total / sum(row["count"] for row in values))
 

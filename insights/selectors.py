@@ -29,6 +29,11 @@ def _statements(keyspace: str, session_id: int) -> dict:
             "WHERE project_id=? AND name=? AND metric=? AND granularity=? AND period=? "
             "AND bucket>=? AND bucket<?"
         ),
+        "raw_events": session.prepare(
+            "SELECT event_time, event_id, category, distinct_id, received_at, properties "
+            f"FROM {keyspace}.raw_events WHERE project_id=? AND name=? AND day=? "
+            "AND event_time>=? AND event_time<?"
+        ),
         "users": session.prepare(
             f"SELECT distinct_id FROM {keyspace}.bucket_users WHERE project_id=? AND name=? "
             "AND granularity=? AND bucket=? AND category=?"
@@ -110,3 +115,14 @@ def bucket_users(
     for future in futures:
         users.update(row["distinct_id"] for row in future.result())
     return users
+
+
+def raw_event_rows(
+    *, project_id: str, name: str, day: dt.date, start: dt.datetime, end: dt.datetime
+):
+    """The raw events of one (project, name, day) partition with ``start <= time < end``."""
+    return _session().execute(
+        _prepared("raw_events"),
+        (project_id, name, day, start.astimezone(dt.UTC).replace(tzinfo=None),
+         end.astimezone(dt.UTC).replace(tzinfo=None)),
+    )  # fmt: skip

@@ -92,6 +92,14 @@ def shift(value: dt.datetime, unit: str, count: int, tz: dt.tzinfo = dt.UTC) -> 
     return local.replace(tzinfo=tz).astimezone(dt.UTC)
 
 
+def iso(value: dt.datetime, tz: dt.tzinfo = dt.UTC) -> str:
+    """ISO-8601 with milliseconds in ``tz`` (``Z`` for UTC); a naive value is taken as UTC
+    (what Cassandra returns)."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    return value.astimezone(tz).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 def _instant(value: object, field: str) -> dt.datetime:
     if not isinstance(value, str):
         raise QueryError(field, "must be an ISO-8601 string")

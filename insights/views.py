@@ -61,12 +61,12 @@ class QueryView(APIView):
 
     def respond(self, params, analysis: str) -> Response:
         try:
-            parse, run = COMPOUND.get(analysis, (parse_single, answer))
-            query = (
-                parse(params, now=timezone.now())
-                if analysis in COMPOUND
-                else parse(analysis, params, now=timezone.now())
-            )
+            now = timezone.now()
+            if analysis in COMPOUND:
+                parse, run = COMPOUND[analysis]
+                query = parse(params, now=now)
+            else:
+                query, run = parse_single(analysis, params, now=now), answer
             project_id = self.request.auth.project_id
             result = cached_answer(
                 project_id=project_id,

@@ -94,3 +94,14 @@ def _close_cassandra_clusters():
 
     for name in list(cql_connection._connections):
         cql_connection.unregister_connection(name)
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """The process's warm SparkSession (driver on 127.0.0.1, both connectors): the one
+    the aggregation service itself uses."""
+    from insights.spark_runtime import get_session
+
+    session = get_session()
+    yield session
+    session.stop()

@@ -1,4 +1,4 @@
-"""Aggregation fixtures: the warm SparkSession, a private topic prefix, a forwarding worker."""
+"""Aggregation fixtures: a private topic prefix and a forwarding worker."""
 
 from __future__ import annotations
 
@@ -8,15 +8,6 @@ import pytest
 
 from tests.conftest import WorkerProcess
 from tests.events.conftest import private_queue, project_keys  # noqa: F401  (fixtures)
-
-
-@pytest.fixture(scope="session")
-def spark():
-    from insights.spark_runtime import get_session
-
-    session = get_session()
-    yield session
-    session.stop()
 
 
 @pytest.fixture

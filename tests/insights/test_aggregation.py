@@ -26,7 +26,8 @@ from django.test import Client
 from kafka import KafkaProducer
 
 from events.envelope import Envelope
-from insights.aggregation import AggregationBusy, event_topics, exclusive_run, run_aggregation
+from events.topics import event_topics
+from insights.aggregation import AggregationBusy, exclusive_run, run_aggregation
 from insights.models import JobRun
 from spark.offsets import plan_range
 from tests.conftest import REPO_ROOT
