@@ -140,6 +140,9 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "unacked_restore_throttle": 1,
     "unacked_mutex_expire": 60,
 }
+# Each worker sweeps the forwarding ledger (events/ledger.py) this often; a batch lost
+# in flight is republished within about two sweeps.
+EVENTS_LEDGER_SWEEP_SECONDS = env.int("EVENTS_LEDGER_SWEEP_SECONDS", default=10)
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = "UTC"
 

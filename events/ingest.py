@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -10,6 +11,7 @@ from django.conf import settings
 from analytics_site.errors import InvalidEvents, PayloadTooLarge
 
 from .envelope import Envelope, EventError, EventValidationError
+from .ledger import get_ledger
 from .tasks import forward_to_kafka
 
 Normalizer = Callable[[object, int | None], Envelope]
@@ -53,12 +55,25 @@ def raise_if_nothing_valid(result: IngestResult) -> None:
 
 
 def enqueue(envelopes: Sequence[Envelope]) -> None:
-    """One Celery message for the request; returns once Redis has accepted it."""
+    """Record the request's batch in the ledger and publish one Celery message for it.
+
+    Returns once Redis holds both. If publishing fails the batch is dropped from the
+    ledger again and the error propagates: the request was not accepted.
+    """
     if not envelopes:
         return
-    forward_to_kafka.apply_async(
-        args=[[envelope.to_record() for envelope in envelopes]],
-        queue=settings.CELERY_TASK_DEFAULT_QUEUE,
-        retry=True,
-        retry_policy={"max_retries": 3, "interval_start": 0.2, "interval_step": 0.5},
-    )
+    batch_key = str(uuid.uuid4())
+    queue = settings.CELERY_TASK_DEFAULT_QUEUE
+    ledger = get_ledger()
+    ledger.record(batch_key, queue, [envelope.to_record() for envelope in envelopes])
+    try:
+        forward_to_kafka.apply_async(
+            args=[batch_key],
+            task_id=batch_key,
+            queue=queue,
+            retry=True,
+            retry_policy={"max_retries": 3, "interval_start": 0.2, "interval_step": 0.5},
+        )
+    except BaseException:
+        ledger.finished(batch_key)
+        raise

@@ -34,8 +34,15 @@ def private_queue(settings):
     import redis
 
     client = redis.Redis.from_url(settings.CELERY_BROKER_URL, socket_connect_timeout=1)
+    from events import ledger
+
     try:
-        client.delete(queue)
+        pending = ledger.PREFIX + f"pending:{queue}"
+        keys = client.zrange(pending, 0, -1)
+        if keys:
+            client.hdel(ledger.RECORDS, *keys)
+            client.hdel(ledger.QUEUES, *keys)
+        client.delete(queue, pending)
     except redis.ConnectionError:
         pass  # tests of pure logic run without services
     finally:
