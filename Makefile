@@ -26,10 +26,11 @@ services: install  ## start Redis, Kafka and Cassandra and wait until each answe
 	@echo "==> Services: starting Redis, Kafka and Cassandra"
 	@$(STACK) start
 
-setup: services  ## migrate the relational DB, sync the Cassandra tables, collect static files
-	@echo "==> Django: migrate, sync_cassandra, collectstatic"
+setup: services  ## migrate the relational DB, sync the Cassandra tables, create the Kafka topics, collect static files
+	@echo "==> Django: migrate, sync_cassandra, create_topics, collectstatic"
 	@$(PY) manage.py migrate --noinput
 	@$(PY) manage.py sync_cassandra
+	@$(PY) manage.py create_topics
 	@$(PY) manage.py collectstatic --noinput --verbosity 0
 
 run: setup  ## the whole system in the foreground: web, Celery workers (ingest, aggregation), beat (Ctrl-C stops)

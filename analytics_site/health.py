@@ -72,6 +72,8 @@ def check_kafka() -> None:
         admin = KafkaAdminClient(
             bootstrap_servers=settings.KAFKA_BOOTSTRAP_SERVERS,
             request_timeout_ms=timeout_ms,
+            bootstrap_timeout_ms=timeout_ms,  # the default (30 s) would hold the lock
+            reconnect_backoff_max_ms=1000,
             client_id="analytics-health",
         )
         try:

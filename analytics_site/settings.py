@@ -18,9 +18,31 @@ environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 DATA_DIR = Path(env.str("STACK_HOME", default=str(BASE_DIR / "var")))
 
-SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="dev-only-insecure-secret-key-change-me")
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
+
+# --- Production: DJANGO_SECURE=true behind a TLS terminator --------------------------
+# The terminator (nginx) must set X-Forwarded-Proto. In this mode the secret has no
+# default, plain HTTP is redirected (except the health check the load balancer polls),
+# cookies are HTTPS-only and HSTS is sent. `manage.py check --deploy` is then clean.
+SECURE = env.bool("DJANGO_SECURE", default=False)
+if SECURE:
+    SECRET_KEY = env.str("DJANGO_SECRET_KEY")
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = True
+    SECURE_REDIRECT_EXEMPT = [r"^api/v1/health$"]
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = env.int("DJANGO_HSTS_SECONDS", default=31_536_000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", default=True)
+    SECURE_HSTS_PRELOAD = env.bool("DJANGO_HSTS_PRELOAD", default=True)
+else:
+    SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="dev-only-insecure-secret-key-change-me")
+CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+SESSION_COOKIE_HTTPONLY = True
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
 
 INSTALLED_APPS = [
     "django_cassandra_engine",
@@ -112,6 +134,10 @@ REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
 KAFKA_BOOTSTRAP_SERVERS = env.list("KAFKA_BOOTSTRAP_SERVERS", default=["127.0.0.1:9092"])
 KAFKA_TOPIC_PREFIX = env.str("KAFKA_TOPIC_PREFIX", default="analytics.events")
 
+# `manage.py create_topics` (run by `make setup` and the stack's migrate step).
+KAFKA_TOPIC_PARTITIONS = env.int("KAFKA_TOPIC_PARTITIONS", default=3)
+KAFKA_TOPIC_REPLICATION_FACTOR = env.int("KAFKA_TOPIC_REPLICATION_FACTOR", default=1)
+KAFKA_TOPIC_MIN_INSYNC_REPLICAS = env.int("KAFKA_TOPIC_MIN_INSYNC_REPLICAS", default=1)
 KAFKA_REQUEST_TIMEOUT_MS = env.int("KAFKA_REQUEST_TIMEOUT_MS", default=10000)
 
 CACHES = {
@@ -163,12 +189,20 @@ def _rate(value: str) -> tuple[int, int]:
     return int(count), seconds
 
 
+# Behind a load balancer that sets a fresh request id and may retry a POST on another
+# instance (nginx: X-Request-Id $request_id): events without an id get ids derived from
+# it, so the retry is counted once. Empty: such events get random UUIDv7s.
+EVENT_ID_REQUEST_HEADER = env.str("EVENT_ID_REQUEST_HEADER", default="")
 INGEST_RATE_LIMIT = _rate(env.str("INGEST_RATE_LIMIT", default="1000/s"))
 
 # --- Spark --------------------------------------------------------------------------
 SPARK_MASTER_URL = env.str("SPARK_MASTER_URL", default="local[2]")
 SPARK_JARS_DIR = Path(env.str("SPARK_JARS_DIR", default=str(DATA_DIR / "jars" / "spark")))
 SPARK_DRIVER_MEMORY = env.str("SPARK_DRIVER_MEMORY", default="2g")
+# Where executors reach the driver, and the address it binds (a container's name and
+# 0.0.0.0 on a cluster; loopback locally).
+SPARK_DRIVER_HOST = env.str("SPARK_DRIVER_HOST", default="127.0.0.1")
+SPARK_DRIVER_BIND_ADDRESS = env.str("SPARK_DRIVER_BIND_ADDRESS", default="127.0.0.1")
 # The job reads back what it writes, so it reads and writes at this level.
 CASSANDRA_JOB_CONSISTENCY = env.str("CASSANDRA_JOB_CONSISTENCY", default="LOCAL_QUORUM")
 

@@ -32,6 +32,28 @@ def new_event_id() -> str:
     return str(uuid.UUID(int=value))
 
 
+class RequestEventIds:
+    """Event ids for the events of one request that carry none.
+
+    With no request id they are new UUIDv7s. With one (the load balancer's
+    ``X-Request-Id``, identical when it retries the request on another instance) the
+    n-th id is a UUIDv5 of (project, request id, n): a retried request gets the same
+    ids, so its events are counted once.
+    """
+
+    NAMESPACE = uuid.UUID("6f9d3c52-2b0e-4c4e-9a57-5d1b2f0f7a10")
+
+    def __init__(self, project_id: str, request_id: str | None) -> None:
+        self.prefix = f"{project_id}/{request_id}/" if request_id else None
+        self.issued = 0
+
+    def next(self) -> str:
+        if self.prefix is None:
+            return new_event_id()
+        self.issued += 1
+        return str(uuid.uuid5(self.NAMESPACE, f"{self.prefix}{self.issued}"))
+
+
 def to_utc_ms(value: datetime) -> datetime:
     """``value`` in UTC, truncated to whole milliseconds; naive values raise ValueError."""
     if value.tzinfo is None or value.utcoffset() is None:

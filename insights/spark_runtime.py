@@ -26,9 +26,11 @@ def get_session() -> SparkSession:
                 app_name="analytics-aggregation",
                 master=settings.SPARK_MASTER_URL,
                 jars_dir=settings.SPARK_JARS_DIR,
-                cassandra_host=settings.CASSANDRA_HOSTS[0],
+                cassandra_host=",".join(settings.CASSANDRA_HOSTS),
                 cassandra_port=settings.CASSANDRA_PORT,
                 consistency=settings.CASSANDRA_JOB_CONSISTENCY,
                 driver_memory=settings.SPARK_DRIVER_MEMORY,
+                driver_host=settings.SPARK_DRIVER_HOST,
+                driver_bind_address=settings.SPARK_DRIVER_BIND_ADDRESS,
             )
         return _session

@@ -44,21 +44,27 @@ def build_session(
     cassandra_port: int = 9042,
     consistency: str = "LOCAL_QUORUM",
     driver_memory: str = "2g",
+    driver_host: str = "127.0.0.1",
+    driver_bind_address: str = "127.0.0.1",
     extra_conf: dict[str, str] | None = None,
 ) -> SparkSession:
-    """A SparkSession on ``master`` with both connectors; the driver binds 127.0.0.1.
+    """A SparkSession on ``master`` with both connectors.
+
+    The driver binds ``driver_bind_address`` and tells executors to reach it at
+    ``driver_host`` (both 127.0.0.1 locally; the container's name on a cluster).
+    ``cassandra_host`` may list several contact points, comma-separated.
 
     The job reads what it wrote, so Cassandra reads and writes use ``consistency``
     (LOCAL_QUORUM by default: read-your-writes on a replicated ring).
     ``driver_memory`` applies only when this call starts the JVM.
     """
-    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    os.environ.setdefault("SPARK_LOCAL_IP", driver_bind_address)
     builder = (
         SparkSession.builder.appName(app_name)
         .master(master)
         .config("spark.jars", ",".join(connector_jars(jars_dir)))
-        .config("spark.driver.host", "127.0.0.1")
-        .config("spark.driver.bindAddress", "127.0.0.1")
+        .config("spark.driver.host", driver_host)
+        .config("spark.driver.bindAddress", driver_bind_address)
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.shuffle.partitions", "4")

@@ -81,6 +81,16 @@ def services_up() -> None:
 
 
 @pytest.fixture
+def kafka_tap(services_up):
+    """Reads what reaches the event topics from now on (tests/events/kafka_tap.py)."""
+    from tests.events.kafka_tap import KafkaTap
+
+    tap = KafkaTap()
+    yield tap
+    tap.close()
+
+
+@pytest.fixture
 def unique_name() -> str:
     """A fresh name for topics, queues and projects, so tests never collide."""
     return f"test-{uuid.uuid4().hex[:12]}"

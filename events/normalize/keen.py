@@ -17,6 +17,7 @@ Mapping:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -69,6 +70,7 @@ def normalize_keen(
     received_at: datetime,
     index: int | None = None,
     limits: Limits,
+    new_id: Callable[[], str] = new_event_id,
     sdk: str | None = None,
 ) -> Envelope:
     """The envelope for one Keen event, or EventValidationError listing every problem.
@@ -111,7 +113,7 @@ def normalize_keen(
 
     problems.raise_if_any()
     return Envelope(
-        event_id=event_id or new_event_id(),
+        event_id=event_id or new_id(),
         project_id=project_id,
         name=collection,
         category=keen_sdk_category(sdk),

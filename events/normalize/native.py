@@ -17,6 +17,7 @@ field           required   rule
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from events.envelope import CATEGORIES, Envelope, new_event_id, to_utc_ms
@@ -44,6 +45,7 @@ def normalize_native(
     received_at: datetime,
     index: int | None = None,
     limits: Limits,
+    new_id: Callable[[], str] = new_event_id,
 ) -> Envelope:
     """The envelope for one native event, or EventValidationError listing every problem.
 
@@ -89,7 +91,7 @@ def normalize_native(
 
     problems.raise_if_any()
     return Envelope(
-        event_id=event_id or new_event_id(),
+        event_id=event_id or new_id(),
         project_id=project_id,
         name=name or "",
         category=category or infer_category(context),

@@ -26,7 +26,7 @@ Mapping (null counts as absent; unknown fields such as ``writeKey``, ``integrati
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -68,6 +68,7 @@ def normalize_segment(
     received_at: datetime,
     index: int | None = None,
     limits: Limits,
+    new_id: Callable[[], str] = new_event_id,
     batch: Mapping[str, Any] | None = None,
 ) -> Envelope:
     """The envelope for one Segment message, or EventValidationError listing every problem.
@@ -118,7 +119,7 @@ def normalize_segment(
     if anonymous_id is not None:
         context["anonymousId"] = anonymous_id
     return Envelope(
-        event_id=event_id or new_event_id(),
+        event_id=event_id or new_id(),
         project_id=project_id,
         name=name or "",
         category=infer_category(context),

@@ -13,7 +13,7 @@ from rest_framework.views import APIView
 from analytics_site.errors import PayloadTooLarge
 
 from ..auth import KeyKindPermission
-from ..envelope import Envelope
+from ..envelope import Envelope, RequestEventIds
 from ..ingest import IngestResult, enqueue, normalize_each, raise_if_nothing_valid
 from ..limits import current_limits
 from ..parsers import EventJSONParser, EventTextParser
@@ -49,6 +49,14 @@ class IngestView(APIView):
                 f"batch: {len(items)} events exceed the limit of {limit} per batch"
             )
 
+    def request_id(self) -> str | None:
+        """The ``EVENT_ID_REQUEST_HEADER`` value, when that setting names a header."""
+        header = settings.EVENT_ID_REQUEST_HEADER
+        if not header:
+            return None
+        value = self.request.headers.get(header, "").strip()
+        return value[:200] or None
+
     def normalize(
         self,
         items: Sequence[object],
@@ -59,6 +67,7 @@ class IngestView(APIView):
     ) -> IngestResult:
         """Run a door's normalizer on every item, filling in the per-request arguments."""
         project_id = self.request.auth.project_id
+        ids = RequestEventIds(project_id, self.request_id())
         return normalize_each(
             items,
             lambda raw, index: normalizer(
@@ -67,6 +76,7 @@ class IngestView(APIView):
                 received_at=self.received_at,
                 index=index,
                 limits=self.limits,
+                new_id=ids.next,
                 **options,
             ),
             indexed=indexed,

@@ -38,7 +38,7 @@ class KeenEventView(KeenView):
 class KeenBatchView(KeenView):
     """``{collection: [event, ...], ...}``: 200 with a success report per event, as Keen does."""
 
-    @extend_schema(request=dict, responses={200: dict})
+    @extend_schema(request=dict, responses={200: dict}, operation_id="keen_events_batch_create")
     def post(self, request, project_id: str):
         data = request.data
         if not isinstance(data, dict) or not all(isinstance(v, list) for v in data.values()):

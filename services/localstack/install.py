@@ -6,6 +6,8 @@ import hashlib
 import os
 import shutil
 import subprocess
+import urllib.request
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -89,9 +91,17 @@ def _has_jdk17(config: StackConfig) -> bool:
     return bool(java) and Path(java).exists() and java_major_version(java) == 17
 
 
+def nginx_binary() -> str | None:
+    """Debian's nginx (in /usr/sbin, which a non-root PATH may lack), or None."""
+    return shutil.which("nginx") or next(
+        (path for path in ("/usr/sbin/nginx",) if Path(path).exists()), None
+    )
+
+
 def install_system_packages(config: StackConfig, progress: Callable[[str], None]) -> None:
-    """Install redis-server, a JDK 17, Maven, and Chromium with its driver (for the
-    admin's headless-browser test) from Debian when they are missing."""
+    """Install redis-server, a JDK 17, Maven, Chromium with its driver (for the admin's
+    headless-browser test) and nginx (the load balancer of the multi-instance test)
+    from Debian when they are missing."""
     missing = []
     if not shutil.which("redis-server"):
         missing.append("redis-server")
@@ -101,10 +111,44 @@ def install_system_packages(config: StackConfig, progress: Callable[[str], None]
         missing.append("maven")
     if shutil.which("chromium") is None or shutil.which("chromedriver") is None:
         missing += ["chromium", "chromium-driver"]
+    if nginx_binary() is None:
+        missing.append("nginx-light")
     if missing:
         _apt_install(missing, progress)
     else:
-        progress("apt: redis-server, JDK 17, Maven and Chromium present")
+        progress("apt: redis-server, JDK 17, Maven, Chromium and nginx present")
+
+
+# The Compose Specification's JSON schema, as vendored by compose-go (the reference
+# implementation docker compose uses), from the Go module proxy; pinned by digest.
+COMPOSE_GO_ZIP = (
+    "https://proxy.golang.org/github.com/compose-spec/compose-go/v2/@v/v2.16.2.zip",
+    "75410c9723430b920592093014fc53641f6207e01b52c016c848ba62bf2da805",
+)
+COMPOSE_SCHEMA_MEMBER = "github.com/compose-spec/compose-go/v2@v2.16.2/schema/compose-spec.json"
+
+
+def compose_schema_path(config: StackConfig) -> Path:
+    return config.home / "schemas" / "compose-spec.json"
+
+
+def install_compose_schema(config: StackConfig, progress: Callable[[str], None]) -> None:
+    """Fetch the Compose Specification schema (for validating docker/compose.yaml)."""
+    target = compose_schema_path(config)
+    if target.exists():
+        return
+    url, digest = COMPOSE_GO_ZIP
+    progress(f"compose schema: fetching {url} ...")
+    with urllib.request.urlopen(url, timeout=120) as response:
+        payload = response.read()
+    if hashlib.sha256(payload).hexdigest() != digest:
+        raise StackError(f"{url}: sha256 differs from the pinned {digest}")
+    archive = config.home / "schemas" / "compose-go.zip"
+    archive.parent.mkdir(parents=True, exist_ok=True)
+    archive.write_bytes(payload)
+    with zipfile.ZipFile(archive) as bundle:
+        target.write_bytes(bundle.read(COMPOSE_SCHEMA_MEMBER))
+    archive.unlink()
 
 
 def install_all(config: StackConfig, progress: Callable[[str], None]) -> None:
@@ -112,3 +156,4 @@ def install_all(config: StackConfig, progress: Callable[[str], None]) -> None:
     config.home.mkdir(parents=True, exist_ok=True)
     install_system_packages(config, progress)
     install_jars(config, progress)
+    install_compose_schema(config, progress)

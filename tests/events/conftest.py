@@ -7,7 +7,6 @@ import uuid
 import pytest
 
 from tests.conftest import WorkerProcess
-from tests.events.kafka_tap import KafkaTap
 
 
 @pytest.fixture
@@ -16,13 +15,6 @@ def project_keys(db) -> dict[str, str]:
 
     project, keys = create_project_with_keys(name=f"test {uuid.uuid4().hex[:6]}")
     return {"project_id": project.id, **{f"{kind}_key": key for kind, key in keys.items()}}
-
-
-@pytest.fixture
-def kafka_tap(services_up):
-    tap = KafkaTap()
-    yield tap
-    tap.close()
 
 
 @pytest.fixture(autouse=True)

@@ -1,0 +1,64 @@
+"""Events without an id get ids derived from the load balancer's request id, so a
+POST the balancer retries on another instance is counted once."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+import redis
+from rest_framework.test import APIClient
+
+from events import ledger
+from events.envelope import RequestEventIds
+
+
+def test_the_same_request_gets_the_same_ids() -> None:
+    first, again = RequestEventIds("p1", "req-1"), RequestEventIds("p1", "req-1")
+    ids = [first.next() for _ in range(3)]
+    assert ids == [again.next() for _ in range(3)]
+    assert len(set(ids)) == 3
+    other_request = RequestEventIds("p1", "req-2")
+    other_project = RequestEventIds("p2", "req-1")
+    assert other_request.next() not in ids
+    assert other_project.next() not in ids
+
+
+def test_without_a_request_id_every_id_is_a_new_uuid7() -> None:
+    ids = RequestEventIds("p1", None)
+    first, second = ids.next(), ids.next()
+    assert first != second
+    assert uuid.UUID(first).version == 7
+
+
+def _enqueued_ids(settings, queue: str) -> list[list[str]]:
+    client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    keys = client.zrange(f"{ledger.PREFIX}pending:{queue}", 0, -1)
+    batches = [ledger.Ledger(client).records(key.decode()) for key in keys]
+    return [[record["event_id"] for record in batch] for batch in batches]
+
+
+@pytest.mark.integration
+@pytest.mark.django_db
+def test_a_retried_post_carries_the_same_event_ids(
+    services_up, project_keys, private_queue, settings
+) -> None:
+    settings.EVENT_ID_REQUEST_HEADER = "X-Request-Id"
+    client = APIClient()
+    batch = {"batch": [{"name": "a"}, {"name": "b", "event_id": "client-id"}, {"name": "c"}]}
+
+    def post(request_id: str) -> None:
+        response = client.post(
+            "/api/v1/events", batch, format="json",
+            HTTP_AUTHORIZATION=f"Bearer {project_keys['write_key']}",
+            HTTP_X_REQUEST_ID=request_id,
+        )  # fmt: skip
+        assert response.status_code == 202, response.content
+
+    post("lb-1")
+    post("lb-1")  # the balancer's retry on another instance
+    post("lb-2")
+    first, retry, other = _enqueued_ids(settings, private_queue)
+    assert first == retry
+    assert first[1] == other[1] == "client-id"
+    assert not {first[0], first[2]} & {other[0], other[2]}
