@@ -2,37 +2,21 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import time
 
 from django.conf import settings
 from kafka import KafkaConsumer, TopicPartition
-from kafka.admin import KafkaAdminClient, NewTopic
-from kafka.errors import TopicAlreadyExistsError
 
+from events.kafka_topics import TopicPlan, ensure_topics
 from events.topics import all_topics
-
-
-def ensure_topics() -> None:
-    admin = KafkaAdminClient(bootstrap_servers=settings.KAFKA_BOOTSTRAP_SERVERS)
-    try:
-        existing = set(admin.list_topics())
-        missing = [t for t in all_topics() if t not in existing]
-        if missing:
-            with contextlib.suppress(TopicAlreadyExistsError):
-                admin.create_topics(
-                    [NewTopic(t, num_partitions=3, replication_factor=1) for t in missing]
-                )
-    finally:
-        admin.close()
 
 
 class KafkaTap:
     """Remembers the end offsets of every event topic; ``collect`` reads what came after."""
 
     def __init__(self) -> None:
-        ensure_topics()
+        ensure_topics(TopicPlan(partitions=3, replication_factor=1, min_insync_replicas=1))
         self.consumer = KafkaConsumer(
             bootstrap_servers=settings.KAFKA_BOOTSTRAP_SERVERS, enable_auto_commit=False
         )
