@@ -33,6 +33,20 @@ class InvalidEvents(APIException):
         self.errors = errors
 
 
+class ServiceUnavailable(APIException):
+    """A component the request needs is down; nothing of the request was accepted.
+
+    Answered 503 with ``Retry-After`` so SDKs retry; never a 2xx for work not done.
+    """
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_code = "unavailable"
+
+    def __init__(self, detail: str, *, retry_after: int = 5) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+
 KEEN_ERROR_CODES = {
     400: "InvalidEventError",
     401: "InvalidApiKeyError",
@@ -40,6 +54,7 @@ KEEN_ERROR_CODES = {
     404: "ResourceNotFoundError",
     413: "EventTooLargeError",
     429: "RateLimitExceededError",
+    503: "ServiceUnavailableError",
 }
 
 
@@ -70,7 +85,10 @@ def api_exception_handler(exc, context):
         errors = getattr(exc, "errors", None)
         if errors is not None:
             body["error"]["errors"] = errors
-    return Response(body, status=response.status_code, headers=_kept_headers(response))
+    headers = _kept_headers(response)
+    if getattr(exc, "retry_after", None):
+        headers["Retry-After"] = str(exc.retry_after)
+    return Response(body, status=response.status_code, headers=headers)
 
 
 def _kept_headers(response: Response) -> dict[str, str]:

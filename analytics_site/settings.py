@@ -239,6 +239,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": [],
     "UNAUTHENTICATED_USER": None,
     "EXCEPTION_HANDLER": "analytics_site.errors.api_exception_handler",
+    "DEFAULT_PARSER_CLASSES": ["analytics_site.json_parsing.StrictJSONParser"],
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Event analytics API",
@@ -247,6 +248,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "analytics_site.openapi.add_error_responses",
+    ],
 }
 
 # --- I18N, static files, logging ----------------------------------------------------

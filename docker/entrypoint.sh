@@ -1,6 +1,8 @@
 #!/bin/sh
 # One image, one role per process: web | worker | aggregator | beat | migrate, or any
 # other command. The Procfile (`make run`) starts the same roles through this script.
+# Access logs name the path without the query string: Keen clients may send
+# ?api_key=..., and keys are never logged.
 set -e
 case "$1" in
   web)
@@ -8,7 +10,8 @@ case "$1" in
     exec gunicorn analytics_site.wsgi \
       --bind "${WEB_HOST:-127.0.0.1}:${WEB_PORT:-8000}" \
       --workers "${WEB_WORKERS:-2}" --timeout 60 --graceful-timeout 30 \
-      --access-logfile - "$@"
+      --access-logfile - \
+      --access-logformat '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(L)s' "$@"
     ;;
   worker)
     shift

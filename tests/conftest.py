@@ -91,6 +91,14 @@ def kafka_tap(services_up):
 
 
 @pytest.fixture
+def project_keys(db) -> dict[str, str]:
+    from events.services import create_project_with_keys
+
+    project, keys = create_project_with_keys(name=f"test {uuid.uuid4().hex[:6]}")
+    return {"project_id": project.id, **{f"{kind}_key": key for kind, key in keys.items()}}
+
+
+@pytest.fixture
 def unique_name() -> str:
     """A fresh name for topics, queues and projects, so tests never collide."""
     return f"test-{uuid.uuid4().hex[:12]}"

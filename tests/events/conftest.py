@@ -9,14 +9,6 @@ import pytest
 from tests.conftest import WorkerProcess
 
 
-@pytest.fixture
-def project_keys(db) -> dict[str, str]:
-    from events.services import create_project_with_keys
-
-    project, keys = create_project_with_keys(name=f"test {uuid.uuid4().hex[:6]}")
-    return {"project_id": project.id, **{f"{kind}_key": key for kind, key in keys.items()}}
-
-
 @pytest.fixture(autouse=True)
 def private_queue(settings):
     """Every test enqueues to its own Celery queue, deleted afterwards."""

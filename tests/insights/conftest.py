@@ -7,7 +7,7 @@ import uuid
 import pytest
 
 from tests.conftest import WorkerProcess
-from tests.events.conftest import private_queue, project_keys  # noqa: F401  (fixtures)
+from tests.events.conftest import private_queue  # noqa: F401  (fixture)
 
 
 @pytest.fixture

@@ -1,0 +1,119 @@
+"""Processes of a local multi-instance deployment on loopback (test helpers): gunicorn
+instances through docker/entrypoint.sh, Debian's nginx with docker/nginx/proxy.conf."""
+
+from __future__ import annotations
+
+import os
+import pwd
+import secrets
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(port: int, process: subprocess.Popen, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, f"process on port {port} exited early"
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.2)
+    raise AssertionError(f"nothing listening on 127.0.0.1:{port} after {timeout}s")
+
+
+def manage(env: dict[str, str], *args: str) -> str:
+    result = subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+def start_web(env: dict[str, str], port: int, log: Path) -> subprocess.Popen:
+    """``docker/entrypoint.sh web`` (gunicorn) on 127.0.0.1:``port``, in its own group."""
+    return subprocess.Popen(
+        ["sh", "docker/entrypoint.sh", "web"],
+        cwd=REPO,
+        env={**env, "WEB_PORT": str(port)},
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+def nginx_conf(tmp: Path, port: int, upstreams: list[int]) -> Path:
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=127.0.0.1", "-keyout", str(tmp / "tls.key"), "-out", str(tmp / "tls.crt")],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    servers = "\n".join(
+        f"        server 127.0.0.1:{p} max_fails=1 fail_timeout=5s;" for p in upstreams
+    )
+    conf = tmp / "nginx.conf"
+    conf.write_text(f"""
+user {pwd.getpwuid(os.getuid()).pw_name};
+worker_processes 1;
+pid {tmp}/nginx.pid;
+error_log {tmp}/error.log warn;
+events {{ worker_connections 512; }}
+http {{
+    log_format analytics '$remote_addr [$time_local] "$request_method $uri $server_protocol" '
+                         '$status $body_bytes_sent $request_time $upstream_addr';
+    access_log {tmp}/access.log analytics;
+    client_body_temp_path {tmp}/body;
+    proxy_temp_path {tmp}/proxy;
+    fastcgi_temp_path {tmp}/fastcgi;
+    uwsgi_temp_path {tmp}/uwsgi;
+    scgi_temp_path {tmp}/scgi;
+    upstream analytics_web {{
+        least_conn;
+{servers}
+        keepalive 16;
+    }}
+    server {{
+        listen 127.0.0.1:{port} ssl;
+        ssl_certificate {tmp}/tls.crt;
+        ssl_certificate_key {tmp}/tls.key;
+        client_header_timeout 10s;
+        location / {{
+            include {REPO}/docker/nginx/proxy.conf;
+            proxy_pass http://analytics_web;
+        }}
+    }}
+}}
+""")
+    return conf
+
+
+def production_env(db_path: Path, *, queue: str, **extra: str) -> dict[str, str]:
+    """Environment of every process of the deployment: a shared SQLite file, a private
+    Celery queue, production mode (DJANGO_SECURE) behind nginx, the venv on PATH."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_"))}
+    env.update(
+        DJANGO_SETTINGS_MODULE="analytics_site.settings",
+        DATABASE_URL=f"sqlite:///{db_path}",
+        CELERY_DEFAULT_QUEUE=queue,
+        DJANGO_SECURE="true",
+        DJANGO_SECRET_KEY=secrets.token_urlsafe(50),
+        DJANGO_ALLOWED_HOSTS="127.0.0.1",
+        EVENT_ID_REQUEST_HEADER="X-Request-Id",
+        INGEST_RATE_LIMIT="0",
+        WEB_HOST="127.0.0.1",
+        WEB_WORKERS="2",
+        PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        **extra,
+    )
+    return env
