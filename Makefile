@@ -55,5 +55,5 @@ format: $(VENV)/.installed
 	@$(VENV)/bin/ruff check --fix .
 	@$(VENV)/bin/ruff format .
 
-bench: $(VENV)/.installed  ## benchmarks, on demand
-	@$(PY) -m tests.benchmarks.bench_movingavg
+bench: services  ## every benchmark, one report table (var/bench/report.md); BENCH_AGGREGATE_EVENTS sets the backlog
+	@$(PY) -m tests.benchmarks.report

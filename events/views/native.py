@@ -11,6 +11,30 @@ from ..auth import BearerKeyAuthentication
 from ..normalize import normalize_native
 from .base import IngestView
 
+NATIVE_EVENT = {
+    "type": "object",
+    "required": ["name"],
+    "properties": {
+        "name": {"type": "string", "minLength": 1, "maxLength": 255},
+        "event_id": {"type": "string", "minLength": 1, "maxLength": 255},
+        "distinct_id": {"type": "string", "maxLength": 255},
+        "category": {"type": "string", "enum": ["web", "mobile", "server", "other"]},
+        "timestamp": {"type": "string", "format": "date-time"},
+        "properties": {"type": "object"},
+        "context": {"type": "object"},
+    },
+}
+NATIVE_REQUEST = {
+    "oneOf": [
+        NATIVE_EVENT,
+        {
+            "type": "object",
+            "required": ["batch"],
+            "properties": {"batch": {"type": "array", "items": NATIVE_EVENT, "minItems": 1}},
+        },
+    ],
+}
+
 
 class NativeEventsView(IngestView):
     """Accept events with a write key; 202 once they are durably queued."""
@@ -18,7 +42,7 @@ class NativeEventsView(IngestView):
     authentication_classes = [BearerKeyAuthentication]
 
     @extend_schema(
-        request=dict,
+        request={"application/json": NATIVE_REQUEST},
         responses={202: dict},
         examples=[
             OpenApiExample(

@@ -9,10 +9,12 @@ the day's count for the event every 100 ms. Event *i* (in the order of the 202s)
 is counted when the count reaches *i*.
 
 Run: ``.venv/bin/python -m tests.benchmarks.bench_freshness [SECONDS] [RATE]``
+(defaults 120 s at 10 events/s)
 """
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import http.client
 import json
@@ -25,6 +27,8 @@ import threading
 import time
 import uuid
 from pathlib import Path
+
+from tests.benchmarks.report import Figure, figures_argument, publish
 
 REPO = Path(__file__).resolve().parents[2]
 PORT = int(os.environ.get("BENCH_PORT", "8766"))
@@ -63,8 +67,12 @@ def post(conn: http.client.HTTPConnection, key: str, event: dict) -> None:
 
 
 def main() -> None:
-    seconds = float(sys.argv[1]) if len(sys.argv) > 1 else 120
-    rate = float(sys.argv[2]) if len(sys.argv) > 2 else 10
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("seconds", nargs="?", type=float, default=120)
+    parser.add_argument("rate", nargs="?", type=float, default=10, help="events per second")
+    figures_argument(parser)
+    args = parser.parse_args()
+    seconds, rate = args.seconds, args.rate
     import django
 
     django.setup()
@@ -140,16 +148,24 @@ def main() -> None:
         q = statistics.quantiles(lags, n=100)
         runs = JobRun.objects.filter(records_read__gt=0, status="succeeded")
         durations = [r.seconds for r in runs]
-        print()
-        print("| measure | result | goal |")
-        print("|---|---|---|")
-        print(f"| freshness p50 (202 to counted) | {statistics.median(lags):.1f} s | |")
-        print(f"| freshness p95 | {q[94]:.1f} s | ≤ 15 s |")
-        print(f"| freshness max | {max(lags):.1f} s | |")
-        print(
-            f"| aggregation runs with new events | {len(durations)}, median "
-            f"{statistics.median(durations):.1f} s each | |"
+        from django.conf import settings
+
+        # The floor of a scheduled micro-batch design: an event waits for the next
+        # beat (one interval at worst) and then for one run.
+        floor = settings.AGGREGATION_INTERVAL_SECONDS + statistics.median(durations)
+        floor_is = (
+            f"beat interval ({settings.AGGREGATION_INTERVAL_SECONDS} s) + median run "
+            f"({statistics.median(durations):.1f} s, {len(durations)} runs)"
         )
+        publish(
+            [
+                Figure("freshness", "202 to counted, p50", statistics.median(lags), floor,
+                       floor_is, "s"),
+                Figure("freshness", "202 to counted, p95", q[94], floor, floor_is, "s",
+                       "≤ 15 s"),
+            ],
+            args.figures_json,
+        )  # fmt: skip
     finally:
         for process in processes:
             process.terminate()

@@ -11,6 +11,7 @@ Run: ``.venv/bin/python -m tests.benchmarks.bench_ingest``
 
 from __future__ import annotations
 
+import argparse
 import http.client
 import json
 import os
@@ -21,6 +22,8 @@ import threading
 import time
 import uuid
 from pathlib import Path
+
+from tests.benchmarks.report import Figure, figures_argument, publish
 
 REPO = Path(__file__).resolve().parents[2]
 PORT = int(os.environ.get("BENCH_PORT", "8765"))
@@ -92,6 +95,9 @@ def load(path: str, bodies: list[bytes], headers: dict, concurrency: int) -> tup
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    figures_argument(parser)
+    args = parser.parse_args()
     _django()
     from django.conf import settings
     from django.core.management import call_command
@@ -139,7 +145,6 @@ def main() -> None:
             "Authorization": f"Bearer {keys['write']}",
             "Content-Type": "application/json",
         }
-        rows = []
 
         # 1. batches of 100: API -> Celery -> Kafka ack, vs a raw producer
         batches, per = int(os.environ.get("BENCH_BATCHES", "200")), 100
@@ -194,16 +199,12 @@ def main() -> None:
             future.get(timeout=60)
         raw_rate = len(envelopes) / (time.perf_counter() - started)
         producer.close()
-        rows.append(
-            (
-                "batch ingestion, events/s (API -> Kafka ack)",
-                api_rate,
-                raw_rate,
-                "raw kafka-python producer",
-                api_rate / raw_rate,
-                ">= 0.5",
+        figures = [
+            Figure(
+                "ingestion", "batches of 100 events, API to Kafka ack", api_rate, raw_rate,
+                "raw kafka-python producer, same envelopes", "events/s", "ratio ≥ 0.5",
             )
-        )
+        ]  # fmt: skip
 
         # 2. single events vs a trivial DRF endpoint, same server and load
         singles = int(os.environ.get("BENCH_SINGLES", "3000"))
@@ -214,28 +215,21 @@ def main() -> None:
         load("/bench/noop", single_bodies[:300], headers, concurrency)  # warm-up
         noop_rps, noop_p99 = load("/bench/noop", single_bodies, headers, concurrency)
         api_rps, api_p99 = load("/api/v1/events", single_bodies, headers, concurrency)
-        rows.append(
-            (
-                "single-event requests/s",
-                api_rps,
-                noop_rps,
-                "trivial DRF endpoint",
-                api_rps / noop_rps,
-                ">= 0.7",
-            )
-        )
-        print("| measure | ours | baseline | baseline is | ratio | goal |")
-        print("|---|---|---|---|---|---|")
-        for name, ours, base, what, ratio, goal in rows:
-            print(f"| {name} | {ours:,.0f} | {base:,.0f} | {what} | {ratio:.2f} | {goal} |")
-        print(
-            f"| single-event p99 latency, ms | {api_p99:.1f} | {noop_p99:.1f} | trivial DRF "
-            f"endpoint | - | < 50 ms |"
-        )
+        figures += [
+            Figure(
+                "ingestion", "single-event requests", api_rps, noop_rps,
+                "trivial DRF endpoint, same server and load", "req/s", "ratio ≥ 0.7",
+            ),
+            Figure(
+                "ingestion", "single-event p99 latency", api_p99, noop_p99,
+                "trivial DRF endpoint", "ms", "< 50 ms",
+            ),
+        ]  # fmt: skip
         print(
             f"\nconcurrency {concurrency}, gunicorn 2 workers x 4 threads, "
             f"Celery worker 4 threads, {os.cpu_count()} cores"
         )
+        publish(figures, args.figures_json)
     finally:
         for process in (web, worker):
             process.terminate()

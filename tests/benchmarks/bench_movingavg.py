@@ -38,6 +38,7 @@ from movingavg import (
     WeightedMovingAverage,
     moving_average_series,
 )
+from tests.benchmarks.report import Figure, figures_argument, publish
 
 WINDOWS = (10, 100_000)
 
@@ -165,6 +166,7 @@ def main() -> None:
     parser.add_argument("--elements", type=int, default=300_000, help="values per engine run")
     parser.add_argument("--batch-size", type=int, default=1_000_000, help="batch series length")
     parser.add_argument("--repeat", type=int, default=5, help="runs per timing (best is kept)")
+    figures_argument(parser)
     args = parser.parse_args()
     print(
         f"Python {platform.python_version()}, numpy {np.__version__}, pandas {pd.__version__}, "
@@ -174,6 +176,38 @@ def main() -> None:
     print("\n".join(engine_table(args.elements, args.repeat)))
     print(f"\nBatch helper vs pandas (best of {args.repeat}):\n")
     print("\n".join(batch_table(args.batch_size, args.repeat)))
+    publish(report_figures(args.elements, args.batch_size, args.repeat), args.figures_json)
+
+
+def report_figures(count: int, size: int, repeat: int) -> list[Figure]:
+    """The report's rows: each engine at n=24 against the plain-deque floor, and the
+    batch SMA(24) against pandas."""
+    rng = random.Random(2)
+    values = [rng.uniform(-1e3, 1e3) for _ in range(count)]
+    figures = []
+    for name, make in ENGINES.items():
+        ours, floor = best_of(
+            repeat,
+            partial(_fresh, engine_add_read, make, 24, values),
+            partial(floor_add_read, values, 24),
+        )
+        figures.append(
+            Figure("moving averages", f"{name}(24), add + read per element",
+                   1e9 * ours / count, 1e9 * floor / count,
+                   "bare deque and running sum, same loop", "ns")
+        )  # fmt: skip
+    data = np.random.default_rng(2).normal(100.0, 15.0, size)
+    series = pd.Series(data)
+    ours, theirs = best_of(
+        repeat,
+        partial(moving_average_series, data, "sma", 24),
+        series.rolling(24).mean,
+    )
+    figures.append(
+        Figure("moving averages", f"batch SMA(24) of {size:,} values", 1e3 * ours,
+               1e3 * theirs, "pandas rolling(24).mean()", "ms")
+    )  # fmt: skip
+    return figures
 
 
 if __name__ == "__main__":

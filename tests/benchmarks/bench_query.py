@@ -16,6 +16,7 @@ Run: ``.venv/bin/python -m tests.benchmarks.bench_query``
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import http.client
 import json
@@ -27,6 +28,7 @@ import time
 import urllib.parse
 
 from tests.benchmarks import bench_aggregate as data
+from tests.benchmarks.report import Figure, figures_argument, publish
 
 PORT = int(os.environ.get("BENCH_PORT", "8767"))
 REQUESTS = 200
@@ -49,6 +51,9 @@ def timed(call) -> tuple[float, float]:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    figures_argument(parser)
+    args = parser.parse_args()
     import django
 
     django.setup()
@@ -133,17 +138,19 @@ def main() -> None:
               "kind": "sma", "window": 24},
              raw("hour", ["2026-11"], *days7)),
         ]  # fmt: skip
-        print()
-        print("| query | raw CQL p50 / p95 | API uncached p50 / p95 | ratio p95 | "
-              "API cached p50 / p95 | goal |")  # fmt: skip
-        print("|---|---:|---:|---:|---:|---|")
+        figures = []
         for label, path, auth, params, baseline in cases:
             raw50, raw95 = timed(baseline)
             cold50, cold95 = timed(api(path, {**params, "max_age": 0}, auth))
-            warm50, warm95 = timed(api(path, params, auth))
-            print(f"| {label} | {raw50:.1f} / {raw95:.1f} ms | {cold50:.1f} / {cold95:.1f} ms | "
-                  f"{cold95 / raw95:.1f}x | {warm50:.1f} / {warm95:.1f} ms | "
-                  "p95 ≤ 2x raw and ≤ 25 ms |")  # fmt: skip
+            _, warm95 = timed(api(path, params, auth))
+            raw_is = "raw CQL read of the same rows (Python driver)"
+            figures += [
+                Figure("query", f"{label}, p50", cold50, raw50, raw_is, "ms"),
+                Figure("query", f"{label}, p95", cold95, raw95, raw_is, "ms",
+                       "ratio ≤ 2, ≤ 25 ms"),
+                Figure("query", f"{label}, p95 cached", warm95, raw95, raw_is, "ms"),
+            ]  # fmt: skip
+        publish(figures, args.figures_json)
     finally:
         web.terminate()
         web.wait(timeout=30)

@@ -1,0 +1,72 @@
+"""Slow clients are cut off by the load balancer's timeouts (docker/nginx/proxy.conf and
+the server's client_header_timeout) instead of holding a connection, and never reach
+a gunicorn worker."""
+
+from __future__ import annotations
+
+import socket
+import ssl
+import subprocess
+import threading
+import time
+
+import pytest
+
+from services.localstack.install import nginx_binary
+from tests.scaleout.stack import free_port, nginx_conf, wait_for_port
+
+pytestmark = [pytest.mark.integration]
+
+TIMEOUT = 10  # client_header_timeout and client_body_timeout in the shipped config
+
+
+def _slow_client(port: int, first_bytes: bytes, result: dict) -> None:
+    """Send ``first_bytes`` of a request, then nothing; time until the server hangs up."""
+    context = ssl._create_unverified_context()  # the test's self-signed certificate
+    raw = socket.create_connection(("127.0.0.1", port), timeout=60)
+    with context.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
+        tls.sendall(first_bytes)
+        started = time.monotonic()
+        answer = b""
+        try:
+            while chunk := tls.recv(4096):
+                answer += chunk
+        except (ConnectionResetError, ssl.SSLError):
+            pass
+        result["seconds"] = time.monotonic() - started
+        result["answer"] = answer
+
+
+def test_slow_headers_and_slow_bodies_are_cut_off(tmp_path) -> None:
+    nginx = nginx_binary()
+    assert nginx, "nginx is missing: run `make install`"
+    port, nowhere = free_port(), free_port()  # no instance needed: nginx buffers first
+    balancer = subprocess.Popen(
+        [nginx, "-c", str(nginx_conf(tmp_path, port, [nowhere])), "-g", "daemon off;"]
+    )
+    try:
+        wait_for_port(port, balancer)
+        cases = {
+            "headers": b"POST /api/v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Ty",
+            "body": b"POST /api/v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            b'Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"name":',
+        }
+        results = {name: {} for name in cases}
+        threads = [
+            threading.Thread(target=_slow_client, args=(port, data, results[name]))
+            for name, data in cases.items()
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+    finally:
+        balancer.terminate()
+        balancer.wait(timeout=30)
+    for name, result in results.items():
+        assert TIMEOUT - 1 <= result["seconds"] <= TIMEOUT + 5, (name, result)
+    answer = results["body"]["answer"]
+    assert answer == b"" or answer.startswith(b"HTTP/1.1 408"), answer  # nothing proxied
+    access_log = (tmp_path / "access.log").read_text()
+    assert " 408 " in access_log  # nginx records the slow body as a request timeout
+    assert " 502 " not in access_log  # nothing was passed on to an instance
