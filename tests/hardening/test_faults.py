@@ -129,8 +129,6 @@ def _stack(action: str, service: str) -> None:
 
 @pytest.fixture
 def deployment(tmp_path, services_up, unique_name, settings):
-    from django.db import connections
-
     from events.kafka_topics import TopicPlan, ensure_topics
 
     prefix = f"{unique_name}.events"
@@ -140,7 +138,6 @@ def deployment(tmp_path, services_up, unique_name, settings):
         tmp_path / "db.sqlite3",
         queue=unique_name,
         KAFKA_TOPIC_PREFIX=prefix,
-        CASSANDRA_KEYSPACE=connections["cassandra"].settings_dict["NAME"],
         AGGREGATION_QUEUE=f"{unique_name}-aggregation",
         AGGREGATION_INTERVAL_SECONDS="3",
     )

@@ -100,11 +100,15 @@ http {{
 
 def production_env(db_path: Path, *, queue: str, **extra: str) -> dict[str, str]:
     """Environment of every process of the deployment: a shared SQLite file, a private
-    Celery queue, production mode (DJANGO_SECURE) behind nginx, the venv on PATH."""
+    Celery queue, the test keyspace, production mode (DJANGO_SECURE) behind nginx, the
+    venv on PATH. Call it from a test marked to use the "cassandra" database."""
+    from django.db import connections
+
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_"))}
     env.update(
         DJANGO_SETTINGS_MODULE="analytics_site.settings",
         DATABASE_URL=f"sqlite:///{db_path}",
+        CASSANDRA_KEYSPACE=connections["cassandra"].settings_dict["NAME"],
         CELERY_DEFAULT_QUEUE=queue,
         DJANGO_SECURE="true",
         DJANGO_SECRET_KEY=secrets.token_urlsafe(50),

@@ -30,7 +30,10 @@ from tests.scaleout.stack import (
     wait_for_port,
 )
 
-pytestmark = [pytest.mark.integration]
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.django_db(databases=["default", "cassandra"]),
+]
 
 REPO = Path(__file__).resolve().parents[2]
 CLIENTS = 4
