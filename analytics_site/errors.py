@@ -66,8 +66,30 @@ def _message(detail) -> str:
     return str(detail)
 
 
+def unavailable_component(exc: Exception) -> ServiceUnavailable | None:
+    """A 503 naming the component when ``exc`` means Cassandra or Redis is unreachable."""
+    from cassandra import OperationTimedOut, RequestExecutionException
+    from cassandra.cluster import NoHostAvailable
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+
+    if isinstance(exc, NoHostAvailable | OperationTimedOut | RequestExecutionException):
+        component = "the analytics store (Cassandra)"
+    elif isinstance(exc, RedisConnectionError | RedisTimeoutError):
+        component = "the cache and queue (Redis)"
+    else:
+        return None
+    return ServiceUnavailable(
+        f"{component} is unavailable ({type(exc).__name__}); retry later", retry_after=10
+    )
+
+
 def api_exception_handler(exc, context):
-    """DRF's handler, then reshaped into the one error shape (or Keen's for Keen views)."""
+    """DRF's handler, then reshaped into the one error shape (or Keen's for Keen views).
+
+    An unreachable Cassandra or Redis becomes a 503 with Retry-After, not a 500.
+    """
+    exc = unavailable_component(exc) or exc
     response = drf_exception_handler(exc, context)
     if response is None:
         return None
