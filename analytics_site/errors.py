@@ -67,16 +67,18 @@ def _message(detail) -> str:
 
 
 def unavailable_component(exc: Exception) -> ServiceUnavailable | None:
-    """A 503 naming the component when ``exc`` means Cassandra or Redis is unreachable."""
+    """A 503 naming the component when ``exc`` means Cassandra or Redis (directly or
+    through Celery's broker connection) is unreachable; nothing of the request was done."""
     from cassandra import OperationTimedOut, RequestExecutionException
     from cassandra.cluster import NoHostAvailable
+    from kombu.exceptions import OperationalError
     from redis.exceptions import ConnectionError as RedisConnectionError
     from redis.exceptions import TimeoutError as RedisTimeoutError
 
     if isinstance(exc, NoHostAvailable | OperationTimedOut | RequestExecutionException):
         component = "the analytics store (Cassandra)"
-    elif isinstance(exc, RedisConnectionError | RedisTimeoutError):
-        component = "the cache and queue (Redis)"
+    elif isinstance(exc, RedisConnectionError | RedisTimeoutError | OperationalError):
+        component = "the event queue and cache (Redis)"
     else:
         return None
     return ServiceUnavailable(

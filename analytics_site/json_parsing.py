@@ -74,14 +74,19 @@ def parse_json_body(body: bytes) -> object:
 class StrictJSONParser(BaseParser):
     """DRF parser for ``application/json`` through :func:`parse_json_body`.
 
-    Bodies larger than Django's DATA_UPLOAD_MAX_MEMORY_SIZE (after decompression) are
-    refused with a 413 before being parsed.
+    Bodies larger than :meth:`body_limit` bytes (after decompression; Django's
+    DATA_UPLOAD_MAX_MEMORY_SIZE unless a subclass says otherwise) are refused with a 413
+    before being parsed.
     """
 
     media_type = "application/json"
 
+    def body_limit(self, parser_context: dict) -> int:
+        return settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+
     def parse(self, stream, media_type=None, parser_context=None):
-        request = (parser_context or {}).get("request")
+        context = parser_context or {}
+        request = context.get("request")
         encoding = request.META.get("HTTP_CONTENT_ENCODING", "") if request is not None else ""
-        body = read_body(stream, encoding=encoding, limit=settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
+        body = read_body(stream, encoding=encoding, limit=self.body_limit(context))
         return parse_json_body(body)

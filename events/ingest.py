@@ -8,10 +8,9 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from kombu.exceptions import OperationalError
 from redis.exceptions import RedisError
 
-from analytics_site.errors import InvalidEvents, PayloadTooLarge, ServiceUnavailable
+from analytics_site.errors import InvalidEvents, PayloadTooLarge
 
 from .envelope import Envelope, EventError, EventValidationError
 from .ledger import get_ledger
@@ -60,19 +59,16 @@ def raise_if_nothing_valid(result: IngestResult) -> None:
 def enqueue(envelopes: Sequence[Envelope]) -> None:
     """Record the request's batch in the ledger and publish one Celery message for it.
 
-    Returns once Redis holds both. If Redis is unreachable the answer is 503 with
-    Retry-After, and the batch is dropped from the ledger again: nothing of the
-    request was accepted.
+    Returns once Redis holds both. If publishing fails, the batch is dropped from the
+    ledger again and the error propagates (an unreachable Redis becomes a 503 with
+    Retry-After in ``analytics_site.errors``): nothing of the request was accepted.
     """
     if not envelopes:
         return
     batch_key = str(uuid.uuid4())
     queue = settings.CELERY_TASK_DEFAULT_QUEUE
     ledger = get_ledger()
-    try:
-        ledger.record(batch_key, queue, [envelope.to_record() for envelope in envelopes])
-    except RedisError as exc:
-        raise _queue_unavailable(exc) from exc
+    ledger.record(batch_key, queue, [envelope.to_record() for envelope in envelopes])
     try:
         forward_to_kafka.apply_async(
             args=[batch_key],
@@ -81,16 +77,7 @@ def enqueue(envelopes: Sequence[Envelope]) -> None:
             retry=True,
             retry_policy={"max_retries": 3, "interval_start": 0.2, "interval_step": 0.5},
         )
-    except BaseException as exc:
+    except BaseException:
         with suppress(RedisError):
             ledger.finished(batch_key)
-        if isinstance(exc, OperationalError | RedisError):
-            raise _queue_unavailable(exc) from exc
         raise
-
-
-def _queue_unavailable(exc: Exception) -> ServiceUnavailable:
-    return ServiceUnavailable(
-        f"the event queue (Redis) is unavailable ({type(exc).__name__}); "
-        "nothing from this request was accepted, retry later"
-    )

@@ -72,6 +72,17 @@ return queue
 """
 
 
+# KEYS: records, queues, inflight, pending prefix; ARGV: key
+_FINISHED = """
+local queue = redis.call('HGET', KEYS[2], ARGV[1])
+redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('HDEL', KEYS[2], ARGV[1])
+redis.call('ZREM', KEYS[3], ARGV[1])
+if queue then redis.call('ZREM', KEYS[4] .. queue, ARGV[1]) end
+return 1
+"""
+
+
 def _pending(queue: str) -> str:
     return f"{PREFIX}pending:{queue}"
 
@@ -84,6 +95,7 @@ class Ledger:
         self._record = client.register_script(_RECORD)
         self._received = client.register_script(_RECEIVED)
         self._requeue = client.register_script(_REQUEUE)
+        self._finished = client.register_script(_FINISHED)
 
     def record(self, key: str, queue: str, records: list[dict]) -> None:
         """Store a batch as published-but-not-received on ``queue``."""
@@ -106,12 +118,7 @@ class Ledger:
 
     def finished(self, key: str) -> None:
         """Kafka has every record of the batch (or the request was not accepted)."""
-        queue = self.client.hget(QUEUES, key)
-        pipe = self.client.pipeline()
-        pipe.hdel(RECORDS, key).hdel(QUEUES, key).zrem(INFLIGHT, key)
-        if queue is not None:
-            pipe.zrem(_pending(queue.decode()), key)
-        pipe.execute()
+        self._finished(keys=[RECORDS, QUEUES, INFLIGHT, _pending("")], args=[key])
 
     def sweep(
         self, publish: Publish, *, grace: float, stale_after: float, now: float | None = None

@@ -1,28 +1,19 @@
-"""JSON request parsing with ``Content-Encoding: gzip`` and a size limit after decompression."""
+"""The ingestion endpoints' parsers: the shared strict JSON reader with the ingestion body limit."""
 
 from __future__ import annotations
 
-from rest_framework.parsers import BaseParser
-
-from analytics_site.json_parsing import parse_json_body, read_body
+from analytics_site.json_parsing import StrictJSONParser
 
 from .limits import current_limits
 
 
-class EventJSONParser(BaseParser):
-    """JSON bodies (also sent as text/plain by browser beacons), gzip or not."""
+class EventJSONParser(StrictJSONParser):
+    """Event bodies (also sent as text/plain by browser beacons), gzip or not, limited to
+    the ingestion limit ``max_body_bytes``."""
 
-    media_type = "application/json"
-
-    def parse(self, stream, media_type=None, parser_context=None):
-        context = parser_context or {}
-        request = context.get("request")
-        meta = request.META if request is not None else {}
-        limits = getattr(context.get("view"), "limits", None) or current_limits()
-        body = read_body(
-            stream, encoding=meta.get("HTTP_CONTENT_ENCODING", ""), limit=limits.max_body_bytes
-        )
-        return parse_json_body(body)
+    def body_limit(self, parser_context: dict) -> int:
+        limits = getattr(parser_context.get("view"), "limits", None) or current_limits()
+        return limits.max_body_bytes
 
 
 class EventTextParser(EventJSONParser):

@@ -99,6 +99,18 @@ def project_keys(db) -> dict[str, str]:
 
 
 @pytest.fixture
+def topic_prefix(settings, services_up) -> str:
+    """Kafka topics of this test only (KAFKA_TOPIC_PREFIX), so a run reads nothing else."""
+    from events.kafka_topics import ensure_topics
+    from tests.events.kafka_tap import TEST_TOPICS
+
+    prefix = f"test-{uuid.uuid4().hex[:10]}.events"
+    settings.KAFKA_TOPIC_PREFIX = prefix
+    ensure_topics(TEST_TOPICS)
+    return prefix
+
+
+@pytest.fixture
 def unique_name() -> str:
     """A fresh name for topics, queues and projects, so tests never collide."""
     return f"test-{uuid.uuid4().hex[:12]}"

@@ -11,12 +11,14 @@ from kafka import KafkaConsumer, TopicPartition
 from events.kafka_topics import TopicPlan, ensure_topics
 from events.topics import all_topics
 
+TEST_TOPICS = TopicPlan(partitions=3, replication_factor=1, min_insync_replicas=1)
+
 
 class KafkaTap:
     """Remembers the end offsets of every event topic; ``collect`` reads what came after."""
 
     def __init__(self) -> None:
-        ensure_topics(TopicPlan(partitions=3, replication_factor=1, min_insync_replicas=1))
+        ensure_topics(TEST_TOPICS)
         self.consumer = KafkaConsumer(
             bootstrap_servers=settings.KAFKA_BOOTSTRAP_SERVERS, enable_auto_commit=False
         )

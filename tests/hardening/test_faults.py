@@ -8,11 +8,7 @@ forwarding worker, the aggregation worker (warm Spark) driven by Celery beat.
 
 from __future__ import annotations
 
-import http.client
 import json
-import os
-import signal
-import ssl
 import subprocess
 import sys
 import threading
@@ -24,16 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from services.localstack.install import nginx_binary
 from tests.conftest import WorkerProcess, run_stack
-from tests.scaleout.stack import (
-    free_port,
-    manage,
-    nginx_conf,
-    production_env,
-    start_web,
-    wait_for_port,
-)
+from tests.scaleout.stack import WebTier, manage, post_events, production_env
 
 pytestmark = [
     pytest.mark.integration,
@@ -58,31 +46,13 @@ class SteadyClient(threading.Thread):
         self.requests = 0
         self.stopping = threading.Event()
 
-    def _send(self, body: str) -> int | str:
-        context = ssl._create_unverified_context()  # the test's self-signed certificate
-        connection = http.client.HTTPSConnection(
-            "127.0.0.1", self.port, context=context, timeout=30
-        )
-        try:
-            connection.request(
-                "POST",
-                "/api/v1/events",
-                body,
-                {"Authorization": f"Bearer {self.key}", "Content-Type": "application/json"},
-            )
-            return connection.getresponse().status
-        except OSError as exc:
-            return type(exc).__name__
-        finally:
-            connection.close()
-
     def run(self) -> None:
         number = 0
         while not self.stopping.is_set():
             ids = [f"f-{number}-{i}-{uuid.uuid4().hex[:6]}" for i in range(EVENTS_PER_REQUEST)]
             body = json.dumps({"batch": [{"name": EVENT_NAME, "event_id": e} for e in ids]})
             while True:
-                status = self._send(body)
+                status = post_events(self.port, self.key, body, timeout=30)
                 self.requests += 1
                 self.statuses[status] += 1
                 if status == 202:
@@ -128,16 +98,11 @@ def _stack(action: str, service: str) -> None:
 
 
 @pytest.fixture
-def deployment(tmp_path, services_up, unique_name, settings):
-    from events.kafka_topics import TopicPlan, ensure_topics
-
-    prefix = f"{unique_name}.events"
-    settings.KAFKA_TOPIC_PREFIX = prefix
-    ensure_topics(TopicPlan(partitions=3, replication_factor=1, min_insync_replicas=1))
+def deployment(tmp_path, topic_prefix, unique_name):
     env = production_env(
         tmp_path / "db.sqlite3",
         queue=unique_name,
-        KAFKA_TOPIC_PREFIX=prefix,
+        KAFKA_TOPIC_PREFIX=topic_prefix,
         AGGREGATION_QUEUE=f"{unique_name}-aggregation",
         AGGREGATION_INTERVAL_SECONDS="3",
     )
@@ -147,15 +112,7 @@ def deployment(tmp_path, services_up, unique_name, settings):
 
 def test_every_accepted_event_is_counted_once_through_every_fault(tmp_path, deployment) -> None:
     env = deployment
-    nginx = nginx_binary()
-    assert nginx, "nginx is missing: run `make install`"
     keys = json.loads(manage(env, "createproject", "Faults", "--json"))
-    web_ports = [free_port(), free_port()]
-    webs = [start_web(env, port, tmp_path / f"web-{port}.log") for port in web_ports]
-    lb_port = free_port()
-    balancer = subprocess.Popen(
-        [nginx, "-c", str(nginx_conf(tmp_path, lb_port, web_ports)), "-g", "daemon off;"]
-    )
     forwarder = WorkerProcess(env["CELERY_DEFAULT_QUEUE"], env=env)
     aggregator = WorkerProcess(env["AGGREGATION_QUEUE"], env=env, pool="prefork")
     beat = subprocess.Popen(
@@ -165,42 +122,25 @@ def test_every_accepted_event_is_counted_once_through_every_fault(tmp_path, depl
     )  # fmt: skip
     forwarder.start()
     aggregator.start()
-    client = SteadyClient(lb_port, keys["write_key"])
     log: list[str] = []
     try:
-        for port, process in zip(web_ports, webs, strict=True):
-            wait_for_port(port, process)
-        wait_for_port(lb_port, balancer)
-        client.start()
-        time.sleep(5)
-
-        _down_and_up(
-            "kafka", lambda: _stack("stop", "kafka"), lambda: _stack("start", "kafka"), log
-        )
-        _down_and_up(
-            "redis", lambda: _stack("stop", "redis"), lambda: _stack("start", "redis"), log
-        )
-        _down_and_up(
-            "cassandra",
-            lambda: _stack("stop", "cassandra"),
-            lambda: _stack("start", "cassandra"),
-            log,
-        )
-        _down_and_up("celery worker", forwarder.kill, forwarder.start, log)
-        _down_and_up("spark job (aggregation worker)", aggregator.kill, aggregator.start, log)
-
-        def stop_web() -> None:
-            os.killpg(webs[0].pid, signal.SIGKILL)
-            webs[0].wait(timeout=30)
-
-        def start_web_again() -> None:
-            webs[0] = start_web(env, web_ports[0], tmp_path / "web-restarted.log")
-            wait_for_port(web_ports[0], webs[0])
-
-        _down_and_up("web instance", stop_web, start_web_again, log)
-        client.stopping.set()
-        client.join(timeout=120)
-        assert not client.is_alive()
+        with WebTier(tmp_path, env) as tier:
+            client = SteadyClient(tier.port, keys["write_key"])
+            client.start()
+            time.sleep(5)
+            for service in ("kafka", "redis", "cassandra"):
+                _down_and_up(
+                    service,
+                    lambda s=service: _stack("stop", s),
+                    lambda s=service: _stack("start", s),
+                    log,
+                )
+            _down_and_up("celery worker", forwarder.kill, forwarder.start, log)
+            _down_and_up("spark job (aggregation worker)", aggregator.kill, aggregator.start, log)
+            _down_and_up("web instance", lambda: tier.kill(0), lambda: tier.restart(0), log)
+            client.stopping.set()
+            client.join(timeout=120)
+            assert not client.is_alive()
 
         accepted = len(client.accepted)
         deadline = time.monotonic() + 300
@@ -210,16 +150,10 @@ def test_every_accepted_event_is_counted_once_through_every_fault(tmp_path, depl
             time.sleep(2)
             counted = _counted(keys["project_id"])
     finally:
-        client.stopping.set()
         beat.terminate()
         beat.wait(timeout=30)
         forwarder.stop()
         aggregator.stop()
-        balancer.terminate()
-        for process in webs:
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-                process.wait(timeout=30)
     statuses = {str(k): v for k, v in client.statuses.items()}
     print("\n" + "\n".join(log))
     print(

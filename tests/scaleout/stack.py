@@ -3,10 +3,13 @@ instances through docker/entrypoint.sh, Debian's nginx with docker/nginx/proxy.c
 
 from __future__ import annotations
 
+import http.client
 import os
 import pwd
 import secrets
+import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -121,3 +124,74 @@ def production_env(db_path: Path, *, queue: str, **extra: str) -> dict[str, str]
         **extra,
     )
     return env
+
+
+def post_events(port: int, key: str, body: str, *, timeout: float = 60) -> int | str:
+    """POST ``body`` to ``/api/v1/events`` through the TLS balancer on ``port``; the HTTP
+    status, or the name of the connection error."""
+    context = ssl._create_unverified_context()  # the tests' self-signed certificate
+    connection = http.client.HTTPSConnection("127.0.0.1", port, context=context, timeout=timeout)
+    try:
+        connection.request(
+            "POST",
+            "/api/v1/events",
+            body,
+            {"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+        )
+        return connection.getresponse().status
+    except OSError as exc:
+        return type(exc).__name__
+    finally:
+        connection.close()
+
+
+class WebTier:
+    """``count`` gunicorn instances (``docker/entrypoint.sh web``) behind Debian's nginx
+    with TLS and the shipped proxy.conf, on loopback; a context manager that stops them.
+
+    ``port`` is the balancer's, ``ports`` the instances'. Logs go to ``tmp``.
+    """
+
+    def __init__(self, tmp: Path, env: dict[str, str], count: int = 2) -> None:
+        from services.localstack.install import nginx_binary
+
+        nginx = nginx_binary()
+        assert nginx, "nginx is missing: run `make install`"
+        self.tmp, self.env = tmp, env
+        self.ports = [free_port() for _ in range(count)]
+        self.webs = [start_web(env, port, tmp / f"web-{port}.log") for port in self.ports]
+        self.port = free_port()
+        self.balancer = subprocess.Popen(
+            [nginx, "-c", str(nginx_conf(tmp, self.port, self.ports)), "-g", "daemon off;"]
+        )
+        try:
+            for port, process in zip(self.ports, self.webs, strict=True):
+                wait_for_port(port, process)
+            wait_for_port(self.port, self.balancer)
+        except BaseException:
+            self.close()
+            raise
+
+    def kill(self, index: int) -> None:
+        """SIGKILL instance ``index``: the gunicorn master and its workers."""
+        os.killpg(self.webs[index].pid, signal.SIGKILL)
+        self.webs[index].wait(timeout=30)
+
+    def restart(self, index: int) -> None:
+        port = self.ports[index]
+        self.webs[index] = start_web(self.env, port, self.tmp / f"web-{port}-restarted.log")
+        wait_for_port(port, self.webs[index])
+
+    def close(self) -> None:
+        self.balancer.terminate()
+        self.balancer.wait(timeout=30)
+        for process in self.webs:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+                process.wait(timeout=30)
+
+    def __enter__(self) -> WebTier:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()

@@ -6,10 +6,7 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
-import signal
 import ssl
-import subprocess
 import threading
 import time
 import uuid
@@ -19,16 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from services.localstack.install import nginx_binary
 from tests.conftest import WorkerProcess
-from tests.scaleout.stack import (
-    free_port,
-    manage,
-    nginx_conf,
-    production_env,
-    start_web,
-    wait_for_port,
-)
+from tests.scaleout.stack import WebTier, manage, post_events, production_env
 
 pytestmark = [
     pytest.mark.integration,
@@ -72,23 +61,10 @@ class LoadClient(threading.Thread):
         self.lock = threading.Lock()
 
     def run(self) -> None:
-        context = ssl._create_unverified_context()  # the test's self-signed certificate
         for n in range(REQUESTS_PER_CLIENT):
             ids = [f"{self.tag}-{n}-{i}" for i in range(EVENTS_PER_REQUEST)]
             body = json.dumps({"batch": [{"name": "lb", "event_id": e} for e in ids]})
-            connection = http.client.HTTPSConnection(
-                "127.0.0.1", self.port, context=context, timeout=60
-            )
-            try:
-                connection.request(
-                    "POST", "/api/v1/events", body,
-                    {"Authorization": f"Bearer {self.key}", "Content-Type": "application/json"},
-                )  # fmt: skip
-                status = connection.getresponse().status
-            except OSError as exc:
-                status = f"connection error: {exc}"
-            finally:
-                connection.close()
+            status = post_events(self.port, self.key, body)
             with self.lock:
                 self.statuses[status] += 1
                 if status == 202:
@@ -103,52 +79,39 @@ def stack_env(tmp_path, services_up, unique_name) -> dict[str, str]:
 
 
 def test_killing_one_instance_under_load_loses_nothing(tmp_path, stack_env, kafka_tap) -> None:
-    nginx = nginx_binary()
-    assert nginx, "nginx is missing: run `make install`"
     keys = json.loads(manage(stack_env, "createproject", "Load balancer test", "--json"))
-    web_ports = [free_port(), free_port()]
-    webs = [start_web(stack_env, port, tmp_path / f"web-{port}.log") for port in web_ports]
-    lb_port = free_port()
-    balancer = subprocess.Popen(
-        [nginx, "-c", str(nginx_conf(tmp_path, lb_port, web_ports)), "-g", "daemon off;"],
-        stderr=subprocess.PIPE,
-    )
     worker = WorkerProcess(stack_env["CELERY_DEFAULT_QUEUE"], env=stack_env)
     worker.start()
     sent: dict[str, None] = {}
     statuses: Counter = Counter()
     try:
-        for port, process in zip(web_ports, webs, strict=True):
-            wait_for_port(port, process)
-        wait_for_port(lb_port, balancer)
-        clients = [
-            LoadClient(lb_port, keys["write_key"], f"lb{c}-{uuid.uuid4().hex[:6]}", sent, statuses)
-            for c in range(CLIENTS)
-        ]
-        for client in clients:
-            client.start()
-        total = CLIENTS * REQUESTS_PER_CLIENT
-        while sum(statuses.values()) < total // 3:
-            time.sleep(0.05)
-        os.killpg(webs[0].pid, signal.SIGKILL)  # gunicorn master and its workers, mid-load
-        for client in clients:
-            client.join(timeout=300)
-        answered = sum(statuses.values())
-        query = _get(
-            lb_port,
-            f"/3.0/projects/{keys['project_id']}/queries/count?api_key={keys['read_key']}"
-            "&event_collection=lb&timeframe=this_1_days",
-            tls=True,
-        )
-        plain = _get(web_ports[1], "/api/v1/events", tls=False)
-        records = kafka_tap.collect(project_id=keys["project_id"], event_ids=set(sent), timeout=180)
+        with WebTier(tmp_path, stack_env) as tier:
+            clients = [
+                LoadClient(tier.port, keys["write_key"], f"lb{c}-{uuid.uuid4().hex[:6]}",
+                           sent, statuses)
+                for c in range(CLIENTS)
+            ]  # fmt: skip
+            for client in clients:
+                client.start()
+            total = CLIENTS * REQUESTS_PER_CLIENT
+            while sum(statuses.values()) < total // 3:
+                time.sleep(0.05)
+            tier.kill(0)  # mid-load
+            for client in clients:
+                client.join(timeout=300)
+            answered = sum(statuses.values())
+            query = _get(
+                tier.port,
+                f"/3.0/projects/{keys['project_id']}/queries/count?api_key={keys['read_key']}"
+                "&event_collection=lb&timeframe=this_1_days",
+                tls=True,
+            )
+            plain = _get(tier.ports[1], "/api/v1/events", tls=False)
+            records = kafka_tap.collect(
+                project_id=keys["project_id"], event_ids=set(sent), timeout=180
+            )
     finally:
         worker.stop()
-        balancer.terminate()
-        for process in webs:
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-                process.wait(timeout=30)
     in_kafka = {record["event_id"] for _, record in records}
     print(
         f"\ntally: requests {answered}/{total}, answers {dict(statuses)}, "
