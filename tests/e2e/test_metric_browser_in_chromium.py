@@ -12,7 +12,6 @@ import urllib.parse
 import pytest
 
 from tests.events.conftest import private_queue  # noqa: F401  (fixture)
-from tests.insights.conftest import topic_prefix  # noqa: F401  (fixtures)
 from tests.insights.test_queries import DAY0, NAME, dataset, expected  # noqa: F401
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(databases=["default", "cassandra"])]
