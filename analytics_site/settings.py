@@ -169,6 +169,9 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 # Each worker sweeps the forwarding ledger (events/ledger.py) this often; a batch lost
 # in flight is republished within about two sweeps.
 EVENTS_LEDGER_SWEEP_SECONDS = env.int("EVENTS_LEDGER_SWEEP_SECONDS", default=10)
+# A forwarding failure that is neither Kafka nor Redis being unreachable is retried this
+# many times; then the batch goes to the dead-letter topic with the error as its reason.
+FORWARD_MAX_UNEXPECTED_FAILURES = env.int("FORWARD_MAX_UNEXPECTED_FAILURES", default=5)
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = "UTC"
 
@@ -177,6 +180,7 @@ EVENT_LIMITS = {
     "max_event_bytes": env.int("EVENT_MAX_BYTES", default=32 * 1024),
     "max_body_bytes": env.int("REQUEST_MAX_BYTES", default=500 * 1024),
     "max_batch_events": env.int("BATCH_MAX_EVENTS", default=2500),
+    "max_request_stored_bytes": env.int("REQUEST_MAX_STORED_BYTES", default=8 * 1024 * 1024),
 }
 
 

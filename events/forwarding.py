@@ -1,17 +1,35 @@
-"""Send accepted envelopes to Kafka and wait for every acknowledgement."""
+"""Send accepted envelopes to Kafka and wait for every acknowledgement.
+
+A record either reaches its category topic or, if it can never be produced (it
+cannot be encoded, or Kafka refuses it for good, such as a record over the
+producer's size limit), the dead-letter topic with the reason. Only transient
+failures (Kafka unreachable, timeouts) raise, so the caller retries.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from django.conf import settings
+from kafka.errors import KafkaError
 
 from .kafka_producer import get_producer
 from .topics import dlq_topic, topic_for
 
 log = logging.getLogger(__name__)
+
+DEAD_LETTER_RECORD_CHARS = 100_000
+
+
+@dataclass(frozen=True)
+class Forwarded:
+    """What one forwarding pass did: records acknowledged on their topic, and in the DLQ."""
+
+    produced: int
+    dead_lettered: int
 
 
 def record_key(record: dict) -> bytes:
@@ -19,28 +37,91 @@ def record_key(record: dict) -> bytes:
     return f"{record.get('project_id', '')}:{record.get('distinct_id') or ''}".encode()
 
 
-def forward_records(records: Iterable[dict]) -> int:
-    """Produce each record to its category topic; return how many were acknowledged.
+def encode_record(record: dict) -> tuple[bytes, bytes]:
+    """(value, key) as produced; TypeError/ValueError if the record cannot be encoded."""
+    value = json.dumps(record, separators=(",", ":"), allow_nan=False, ensure_ascii=False)
+    return value.encode(), record_key(record)
 
-    Raises the producer's error if any record was not acknowledged within the
-    timeout; the caller (a Celery task) retries the whole list, which is safe
-    because ``event_id`` makes downstream processing idempotent. A record that
-    cannot be serialized goes to the DLQ with the reason instead.
+
+def dead_letter(*, record: object, reason: str, stage: str = "forward") -> bytes:
+    """The DLQ value for ``record``: always encodable JSON, the record kept when it can
+    be (as JSON, else its repr), cut at ``DEAD_LETTER_RECORD_CHARS``."""
+    try:
+        kept: object = json.loads(json.dumps(record, allow_nan=False))
+        if len(json.dumps(kept)) > DEAD_LETTER_RECORD_CHARS:
+            kept = json.dumps(kept)[:DEAD_LETTER_RECORD_CHARS]
+    except (TypeError, ValueError, RecursionError):
+        kept = repr(record)[:DEAD_LETTER_RECORD_CHARS]
+    event_id = record.get("event_id") if isinstance(record, dict) else None
+    project_id = record.get("project_id") if isinstance(record, dict) else None
+    dead = {
+        "reason": reason,
+        "stage": stage,
+        "event_id": event_id if isinstance(event_id, str) else None,
+        "project_id": project_id if isinstance(project_id, str) else None,
+        "record": kept,
+    }
+    return json.dumps(dead).encode()  # ensure_ascii: any surrogate is escaped, never raised
+
+
+def _permanent(exc: KafkaError) -> bool:
+    return not getattr(exc, "retriable", False)
+
+
+def forward_records(records: Iterable[dict]) -> Forwarded:
+    """Produce each record to its category topic and wait for every acknowledgement.
+
+    A record that can never be produced goes to the DLQ with its reason instead.
+    Raises on a transient failure (the caller, a Celery task, retries the whole list,
+    which is safe because ``event_id`` makes downstream processing idempotent) and if
+    a dead letter itself is not acknowledged.
     """
     producer = get_producer()
-    futures = []
+    timeout = settings.KAFKA_REQUEST_TIMEOUT_MS / 1000 + 10
+    sent: list[tuple[dict, object]] = []
+    dead: list[tuple[object, str]] = []
     for record in records:
         try:
-            value = json.dumps(record, separators=(",", ":"), allow_nan=False).encode()
-        except (TypeError, ValueError) as exc:
-            log.warning("record %s sent to the DLQ: %s", record.get("event_id"), exc)
-            dead = {"reason": f"not serializable: {exc}", "record": repr(record)[:10000]}
-            futures.append(producer.send(dlq_topic(), json.dumps(dead).encode()))
+            value, key = encode_record(record)
+        except (TypeError, ValueError, RecursionError, AttributeError) as exc:
+            dead.append((record, f"not encodable: {exc}"))
             continue
-        topic = topic_for(record.get("category", "other"))
-        futures.append(producer.send(topic, value=value, key=record_key(record)))
+        try:
+            future = producer.send(topic_for(record.get("category", "other")), value, key)
+        except KafkaError as exc:
+            if not _permanent(exc):
+                raise
+            dead.append((record, f"refused by the producer: {type(exc).__name__}: {exc}"))
+            continue
+        sent.append((record, future))
+    producer.flush(timeout=timeout)
+    produced = 0
+    for record, future in sent:
+        try:
+            future.get(timeout=timeout)
+        except KafkaError as exc:
+            if not _permanent(exc):
+                raise
+            dead.append((record, f"refused by Kafka: {type(exc).__name__}: {exc}"))
+            continue
+        produced += 1
+    send_dead_letters(dead)
+    return Forwarded(produced=produced, dead_lettered=len(dead))
+
+
+def send_dead_letters(dead: list[tuple[object, str]], *, stage: str = "forward") -> None:
+    """Produce ``(record, reason)`` pairs to the DLQ and wait for their acks (raises if not)."""
+    if not dead:
+        return
+    producer = get_producer()
     timeout = settings.KAFKA_REQUEST_TIMEOUT_MS / 1000 + 10
+    futures = []
+    for record, reason in dead:
+        event_id = record.get("event_id") if isinstance(record, dict) else None
+        log.error("event %s sent to the dead-letter topic: %s", event_id, reason)
+        futures.append(
+            producer.send(dlq_topic(), dead_letter(record=record, reason=reason, stage=stage))
+        )
     producer.flush(timeout=timeout)
     for future in futures:
         future.get(timeout=timeout)
-    return len(futures)

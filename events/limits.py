@@ -5,8 +5,13 @@ Defaults follow Segment's HTTP Tracking API (32 KB per event, 500 KB per request
 ====================================  ==========  ==============================================
 field                                 default     meaning
 ====================================  ==========  ==============================================
-``max_event_bytes``                   32768       one event, compact JSON, UTF-8 (413 beyond)
+``max_event_bytes``                   32768       one event, compact JSON, UTF-8 (413 beyond),
+                                                  as sent and as stored (a Segment batch
+                                                  ``context`` merged into each message)
 ``max_body_bytes``                    512000      one request body after decompression (413)
+``max_request_stored_bytes``          8388608     all events of one request as stored (413,
+                                                  nothing taken): bounds what a batch
+                                                  ``context`` can multiply
 ``max_batch_events``                  2500        events in one batch request (413)
 ``max_property_depth``                8           nesting of ``properties``/``context``; the
                                                   object itself is depth 1, each nested
@@ -38,6 +43,7 @@ class Limits:
 
     max_event_bytes: int = 32 * 1024
     max_body_bytes: int = 500 * 1024
+    max_request_stored_bytes: int = 8 * 1024 * 1024
     max_batch_events: int = 2500
     max_property_depth: int = 8
     max_property_name_length: int = 255

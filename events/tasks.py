@@ -6,12 +6,13 @@ from contextlib import suppress
 
 from celery import shared_task
 from celery.signals import task_received
+from django.conf import settings
 from kafka.errors import KafkaError
 from redis.exceptions import RedisError
 
-from .forwarding import forward_records
+from .forwarding import forward_records, send_dead_letters
 from .kafka_producer import reset_producer
-from .ledger import get_ledger
+from .ledger import RECORDS, get_ledger
 
 
 @shared_task(
@@ -26,22 +27,55 @@ from .ledger import get_ledger
 def forward_to_kafka(self, batch_key: str) -> int:
     """Produce the ledger batch ``batch_key`` to Kafka, then drop it from the ledger.
 
-    Returns the number of records produced (0 when the batch was already forwarded:
-    a redelivered message). Retries never give up (``max_retries=None``): while
-    Kafka is down the batch waits in Redis and the backoff grows to 60 s.
+    Returns the number of records produced to their topics (0 when the batch was
+    already forwarded: a redelivered message). Records that can never be produced go
+    to the DLQ with their reason (``forward_records``). Transient failures (Kafka or
+    Redis unreachable) are retried without end, with a backoff growing to 60 s: the
+    batch waits in Redis meanwhile. Any other failure is retried
+    ``FORWARD_MAX_UNEXPECTED_FAILURES`` times, then the whole batch goes to the DLQ
+    with the error as its reason: nothing retries forever, nothing vanishes.
     """
     ledger = get_ledger()
     try:
         records = ledger.records(batch_key)
         if records is None:
             return 0
-        produced = forward_records(records)
+        forwarded = forward_records(records)
         ledger.finished(batch_key)
-        return produced
+        return forwarded.produced
     except (KafkaError, OSError, RedisError) as exc:
         reset_producer()
         delay = min(60, 2 ** min(self.request.retries, 6))
         raise self.retry(exc=exc, countdown=delay) from exc
+    except Exception as exc:
+        failures = unexpected_failures(batch_key)
+        if failures < settings.FORWARD_MAX_UNEXPECTED_FAILURES:
+            raise self.retry(exc=exc, countdown=min(60, 2**failures)) from exc
+        dead_letter_batch(batch_key, reason=f"forwarding failed: {type(exc).__name__}: {exc}")
+        return 0
+
+
+def unexpected_failures(batch_key: str) -> int:
+    """Count one more unexpected failure of ``batch_key``; return the count so far."""
+    client = get_ledger().client
+    key = f"events:forward-failures:{batch_key}"
+    count, _ = client.pipeline().incr(key).expire(key, 86_400).execute()
+    return int(count)
+
+
+def dead_letter_batch(batch_key: str, *, reason: str) -> None:
+    """Send every record of ``batch_key`` to the DLQ with ``reason``; drop the batch."""
+    ledger = get_ledger()
+    try:
+        records = ledger.records(batch_key)
+    except ValueError as exc:  # the stored batch itself is unreadable
+        raw = ledger.client.hget(RECORDS, batch_key)
+        records = [{"unreadable_batch": repr(raw)[:100_000], "error": str(exc)}]
+    if records is None:
+        return
+    items = records if isinstance(records, list) else [records]
+    send_dead_letters([(record, reason) for record in items], stage="forward")
+    ledger.finished(batch_key)
 
 
 def republish(batch_key: str, queue: str) -> None:

@@ -24,12 +24,17 @@ from .cache import bump_generations
 from .models import JobRun, KafkaOffset
 from .spark_runtime import get_session
 
-LOCK_NAME = "lock:insights.aggregate"
+LOCK_PREFIX = "lock:insights.aggregate"
 JOB = "aggregate"
 
 
 class AggregationBusy(RuntimeError):
     """Another aggregation run holds the lock."""
+
+
+def lock_name() -> str:
+    """One lock per keyspace and topic set: runs over different topics never collide."""
+    return f"{LOCK_PREFIX}:{cassandra_keyspace()}:{settings.KAFKA_TOPIC_PREFIX}"
 
 
 @contextmanager
@@ -42,7 +47,7 @@ def exclusive_run(*, wait_seconds: float = 0):
     """
     ttl = settings.AGGREGATION_LOCK_TTL_SECONDS
     client = redis.Redis.from_url(settings.REDIS_URL)
-    lock = client.lock(LOCK_NAME, timeout=ttl, thread_local=False)
+    lock = client.lock(lock_name(), timeout=ttl, thread_local=False)
     if not lock.acquire(blocking=wait_seconds > 0, blocking_timeout=wait_seconds or None):
         client.close()
         raise AggregationBusy("another aggregation run is in progress")

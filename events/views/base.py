@@ -80,6 +80,7 @@ class IngestView(APIView):
                 **options,
             ),
             indexed=indexed,
+            limits=self.limits,
         )
 
     def accept(
@@ -93,5 +94,5 @@ class IngestView(APIView):
         """Normalize, answer 400/413 if nothing is valid, else enqueue the valid events."""
         result = self.normalize(items, normalizer, indexed=indexed, **options)
         raise_if_nothing_valid(result)
-        enqueue(result.accepted)
+        enqueue(result.accepted, limits=self.limits)
         return result

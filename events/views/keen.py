@@ -53,7 +53,7 @@ class KeenBatchView(KeenView):
             accepted.extend(result.accepted)
             failures = {error.index: error for error in result.errors}
             report[collection] = [_report(failures.get(index)) for index in range(len(events))]
-        enqueue(accepted)
+        enqueue(accepted, limits=self.limits)
         return Response(report)
 
 

@@ -53,6 +53,17 @@ HOSTILE = {
     "invalid utf-8": (b'{"name": "\xff\xfe\xfd"}', {}, {400}, "UTF-8"),
     "duplicate keys": (b'{"name": "a", "name": "b"}', {}, {400}, "'name' twice"),
     "not json": (b"\x00\x01\x02", {}, {400}, "JSON"),
+    "integer of 5000 digits": (b'{"name": "a", "n": ' + b"9" * 5000 + b"}", {}, {400}, "4300"),
+    "NaN": (b'{"name": "a", "timezone": NaN, "limit": NaN}', {}, {400}, "NaN"),
+    "Infinity": (b'{"name": "a", "window": Infinity}', {}, {400}, "Infinity"),
+    "-Infinity": (b'{"name": "a", "limit": -Infinity}', {}, {400}, "Infinity"),
+    "a number past a double": (b'{"name": "a", "n": 1e400}', {}, {400}, "range of a double"),
+    "keys equal once surrogates are replaced": (
+        b'{"name": "a", "k\\ud800": 1, "k\\udbff": 2}',
+        {},
+        {400},
+        "same once lone surrogates",
+    ),
 }
 
 
