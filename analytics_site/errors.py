@@ -10,10 +10,11 @@ Keen-compatible views (``error_style = "keen"``) get Keen's shape instead:
 
 from __future__ import annotations
 
+from django.http import JsonResponse
+from django.views import defaults
 from rest_framework import status
 from rest_framework.exceptions import APIException
 from rest_framework.response import Response
-from rest_framework.views import exception_handler as drf_exception_handler
 
 
 class PayloadTooLarge(APIException):
@@ -52,8 +53,12 @@ KEEN_ERROR_CODES = {
     401: "InvalidApiKeyError",
     403: "InvalidApiKeyError",
     404: "ResourceNotFoundError",
+    405: "MethodNotAllowedError",
+    406: "NotAcceptableError",
     413: "EventTooLargeError",
+    415: "UnsupportedMediaTypeError",
     429: "RateLimitExceededError",
+    500: "InternalServerError",
     503: "ServiceUnavailableError",
 }
 
@@ -91,6 +96,10 @@ def api_exception_handler(exc, context):
 
     An unreachable Cassandra or Redis becomes a 503 with Retry-After, not a 500.
     """
+    # Imported here: rest_framework.views reads DEFAULT_PARSER_CLASSES at import, and
+    # that parser (json_parsing) imports this module: a cycle at module level.
+    from rest_framework.views import exception_handler as drf_exception_handler
+
     exc = unavailable_component(exc) or exc
     response = drf_exception_handler(exc, context)
     if response is None:
@@ -100,6 +109,9 @@ def api_exception_handler(exc, context):
     code = code if isinstance(code, str) else getattr(exc, "default_code", "invalid")
     message = _message(getattr(exc, "detail", response.data))
     if getattr(view, "error_style", None) == "keen":
+        errors = getattr(exc, "errors", None) or []
+        if errors:  # Keen's shape has no list: the message names each field
+            message += " " + "; ".join(f"{e['field']}: {e['message']}" for e in errors[:20])
         body = {
             "message": message,
             "error_code": KEEN_ERROR_CODES.get(response.status_code, "InternalServerError"),
@@ -121,3 +133,63 @@ def _kept_headers(response: Response) -> dict[str, str]:
         for name in ("Retry-After", "WWW-Authenticate", "Allow")
         if response.has_header(name)
     }
+
+
+# --- Errors outside the DRF views (unrouted paths, uncaught exceptions) -----------------
+#
+# Django answers these with its HTML pages; on the API's paths they get the API's JSON
+# shape instead, chosen by path prefix: Keen's on ``/3.0/``, the native shape on
+# ``/api/`` and on Segment's ``/v1/`` (as the Segment views' handled errors do).
+# Registered as ``handler400/403/404/500`` in ``analytics_site/urls.py``.
+
+_HANDLED_CODES = {400: "invalid", 403: "permission_denied", 404: "not_found", 500: "error"}
+_DEFAULT_MESSAGES = {
+    400: "The request is malformed.",
+    403: "You do not have permission to perform this action.",
+    500: "Internal server error: the request failed on our side and nothing of it was done.",
+}
+
+
+def api_style(path: str) -> str | None:
+    """``"keen"`` for Keen's ``/3.0/``, ``"native"`` for ``/api/`` and Segment's ``/v1/``,
+    None for the rest (admin, docs pages), which keep Django's pages."""
+    if path.startswith("/3.0/"):
+        return "keen"
+    if path.startswith(("/api/", "/v1/")):
+        return "native"
+    return None
+
+
+def json_error(style: str, status_code: int, message: str) -> JsonResponse:
+    """The API's error shape (Keen's when ``style`` is ``"keen"``) as a plain response."""
+    if style == "keen":
+        body = {
+            "message": message,
+            "error_code": KEEN_ERROR_CODES.get(status_code, "InternalServerError"),
+        }
+    else:
+        code = _HANDLED_CODES.get(status_code, "error")
+        body = {"error": {"status": status_code, "code": code, "message": message}}
+    return JsonResponse(body, status=status_code)
+
+
+def _handler(status_code: int, fallback):
+    def handler(request, exception=None):
+        style = api_style(request.path)
+        if style is None:
+            return fallback(request) if exception is None else fallback(request, exception)
+        if status_code == 404:
+            message = f"Not found: no endpoint at {request.path[:200]!r}."
+        else:
+            message = _DEFAULT_MESSAGES[status_code]
+        return json_error(style, status_code, message)
+
+    handler.__name__ = f"handler{status_code}"
+    handler.__doc__ = f"Django's handler{status_code}: JSON on the API's paths (see above)."
+    return handler
+
+
+bad_request = _handler(400, defaults.bad_request)
+permission_denied = _handler(403, defaults.permission_denied)
+page_not_found = _handler(404, defaults.page_not_found)
+server_error = _handler(500, defaults.server_error)

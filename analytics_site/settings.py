@@ -6,10 +6,13 @@ Every value has a local-development default that matches the stack started by
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import environ
 from cassandra.policies import DCAwareRoundRobinPolicy, TokenAwarePolicy
+
+from analytics_site.secret_key import install_secret_key
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -37,7 +40,10 @@ if SECURE:
     SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", default=True)
     SECURE_HSTS_PRELOAD = env.bool("DJANGO_HSTS_PRELOAD", default=True)
 else:
-    SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="dev-only-insecure-secret-key-change-me")
+    # Never a public default: generated once per install into DATA_DIR (mode 0600).
+    SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="") or install_secret_key(
+        DATA_DIR / "secret_key"
+    )
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
@@ -56,6 +62,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_celery_beat",
+    "axes",
     "events",
     "insights",
     "movingavg",
@@ -70,7 +77,21 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # last, as django-axes requires
 ]
+
+# --- Admin logins: django-axes locks a username out from an address after repeated
+# failures (429 until the cool-off ends; a success resets the count). Attempts are
+# stored in the default database; `manage.py axes_reset` lifts every lockout.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = dt.timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "events.throttling.client_address"
 
 ROOT_URLCONF = "analytics_site.urls"
 WSGI_APPLICATION = "analytics_site.wsgi.application"
@@ -184,12 +205,13 @@ EVENT_LIMITS = {
 }
 
 
-def _rate(value: str) -> tuple[int, int]:
-    """``"1000/s"`` -> (1000, 1); also ``/m``, ``/h``; ``0`` disables the limit."""
+def _rate(name: str, default: str) -> tuple[int, int]:
+    """Env ``name`` as ``"1000/s"`` -> (1000, 1); also ``/m``, ``/h``; ``0`` disables."""
+    value = env.str(name, default=default)
     count, _, period = value.partition("/")
     seconds = {"s": 1, "m": 60, "h": 3600}.get(period[:1] or "s")
     if seconds is None or not count.isdigit():
-        raise ValueError(f"INGEST_RATE_LIMIT must look like 1000/s, got {value!r}")
+        raise ValueError(f"{name} must look like 1000/s, got {value!r}")
     return int(count), seconds
 
 
@@ -197,7 +219,15 @@ def _rate(value: str) -> tuple[int, int]:
 # instance (nginx: X-Request-Id $request_id): events without an id get ids derived from
 # it, so the retry is counted once. Empty: such events get random UUIDv7s.
 EVENT_ID_REQUEST_HEADER = env.str("EVENT_ID_REQUEST_HEADER", default="")
-INGEST_RATE_LIMIT = _rate(env.str("INGEST_RATE_LIMIT", default="1000/s"))
+INGEST_RATE_LIMIT = _rate("INGEST_RATE_LIMIT", "1000/s")
+# Query requests per key (events/throttling.py), counted apart from ingestion.
+QUERY_RATE_LIMIT = _rate("QUERY_RATE_LIMIT", "100/s")
+# Failed key authentications per client address, on every door and the query API;
+# beyond, that address gets 429 with Retry-After (valid keys too) until the window ends.
+AUTH_FAILURE_RATE_LIMIT = _rate("AUTH_FAILURE_RATE_LIMIT", "20/m")
+# The client address is REMOTE_ADDR, unless that is one of these proxies (addresses or
+# networks, e.g. the load balancer's): then the nearest X-Forwarded-For hop not in it.
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
 
 # --- Spark --------------------------------------------------------------------------
 SPARK_MASTER_URL = env.str("SPARK_MASTER_URL", default="local[2]")
@@ -225,11 +255,18 @@ AGGREGATION_TIME_LIMIT_SECONDS = env.int("AGGREGATION_TIME_LIMIT_SECONDS", defau
 AGGREGATION_LOCK_TTL_SECONDS = env.int("AGGREGATION_LOCK_TTL_SECONDS", default=30)
 # Runs that read nothing are kept this long, so the admin list stays readable.
 AGGREGATION_EMPTY_RUN_RETENTION_HOURS = env.int("AGGREGATION_EMPTY_RUN_RETENTION_HOURS", default=24)
+# Health reports the aggregation degraded while runs this recent found Kafka records
+# deleted by retention before they were read (JobRun.offset_gaps).
+AGGREGATION_GAP_ALERT_HOURS = env.int("AGGREGATION_GAP_ALERT_HOURS", default=24)
 CELERY_TASK_ROUTES = {"insights.*": {"queue": AGGREGATION_QUEUE}}
 # Queries the rollups cannot answer (filters, group_by, median, ...) scan raw events,
 # at most this many day partitions and events; beyond, the caller narrows the timeframe.
 AD_HOC_MAX_DAYS = env.int("AD_HOC_MAX_DAYS", default=31)
 AD_HOC_MAX_EVENTS = env.int("AD_HOC_MAX_EVENTS", default=200_000)
+# count_unique and select_unique hold at most this many distinct values (from the
+# rollups' bucket_users or the raw scan); beyond, 400: narrow the timeframe or add an
+# interval.
+QUERY_MAX_UNIQUE_IDS = env.int("QUERY_MAX_UNIQUE_IDS", default=1_000_000)
 # Query results stay cached at most this long (new aggregates invalidate them sooner).
 QUERY_CACHE_SECONDS = env.int("QUERY_CACHE_SECONDS", default=3600)
 

@@ -12,7 +12,8 @@ from .health import run_health_checks
 
 
 class HealthView(APIView):
-    """``GET /api/v1/health``: 200 when every component answers, 503 naming what is down."""
+    """``GET /api/v1/health``: 200 when every component answers (``degraded`` naming any
+    that answer but are not fully well), 503 naming what is down."""
 
     authentication_classes: list = []
     permission_classes: list = []
@@ -24,6 +25,7 @@ class HealthView(APIView):
                 {
                     "status": serializers.CharField(),
                     "down": serializers.ListField(child=serializers.CharField()),
+                    "degraded": serializers.ListField(child=serializers.CharField()),
                     "components": serializers.DictField(),
                 },
             )
@@ -32,9 +34,11 @@ class HealthView(APIView):
     def get(self, request: Request) -> Response:
         results = run_health_checks()
         down = [result.name for result in results if not result.up]
+        degraded = [result.name for result in results if result.up and result.degraded]
         body = {
-            "status": "ok" if not down else "unavailable",
+            "status": "unavailable" if down else "degraded" if degraded else "ok",
             "down": down,
+            "degraded": degraded,
             "components": {result.name: result.as_dict() for result in results},
         }
         code = status.HTTP_200_OK if not down else status.HTTP_503_SERVICE_UNAVAILABLE

@@ -2,7 +2,9 @@
 
 A key authenticates as ``request.auth`` (an ``ApiKey`` with its project);
 ``request.user`` stays None. Missing or unknown keys are 401; a key of the wrong
-kind or project is 403 (see ``KeyKindPermission`` and the views).
+kind or project is 403 (see ``KeyKindPermission`` and the views). Failed
+authentications are counted per client address: past ``AUTH_FAILURE_RATE_LIMIT``
+every key that address presents gets 429 with Retry-After until the window ends.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from rest_framework.permissions import BasePermission
 
 from .keys import hash_key
 from .models import ApiKey
+from .throttling import client_address, record_auth_failure, refuse_if_locked_out
 
 
 def lookup_key(plaintext: str) -> ApiKey:
@@ -38,10 +41,22 @@ class _KeyAuthentication(BaseAuthentication):
         raise NotImplementedError
 
     def authenticate(self, request):
-        plaintext = self.extract(request)
+        address = client_address(request)
+        try:
+            plaintext = self.extract(request)
+        except AuthenticationFailed:
+            refuse_if_locked_out(address)
+            record_auth_failure(address)
+            raise
         if not plaintext:
             return None
-        return (None, lookup_key(plaintext))
+        refuse_if_locked_out(address)
+        try:
+            key = lookup_key(plaintext)
+        except AuthenticationFailed:
+            record_auth_failure(address)
+            raise
+        return (None, key)
 
 
 class BearerKeyAuthentication(_KeyAuthentication):

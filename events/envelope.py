@@ -6,6 +6,7 @@ Pure Python: no Django import. ``Envelope.to_record()`` is what goes to Kafka;
 
 from __future__ import annotations
 
+import math
 import os
 import time
 import uuid
@@ -73,20 +74,29 @@ def parse_timestamp(value: str) -> datetime:
     return to_utc_ms(datetime.fromisoformat(value))
 
 
-def numeric_leaves(tree: dict[str, Any], prefix: str = "") -> dict[str, int | float]:
-    """Every number in ``tree`` by dotted path (``{"cart": {"total": 9.5}}`` ->
-    ``{"cart.total": 9.5}``); booleans, strings and list items are not numbers here.
+def numeric_leaves(tree: dict[str, Any], prefix: str = "") -> dict[str, str]:
+    """Every number in ``tree`` by dotted path, as its exact JSON text
+    (``{"cart": {"total": 9.5}}`` -> ``{"cart.total": "9.5"}``); booleans, strings,
+    list items and non-finite floats are not numbers here.
+
+    A key holding a dot is a dotted path like a nested one (``{"a.b": 1}`` and
+    ``{"a": {"b": 1}}`` are both ``a.b``), as the query filters see it.
 
     The aggregation job sums these without parsing ``properties`` again, so a JSON
-    string such as ``"12"`` is never mistaken for the number 12.
+    string such as ``"12"`` is never mistaken for the number 12. The values are text
+    (``str`` of an int, ``repr`` of a float) so the job reads the very decimal the
+    raw-event scan reads, whatever its size or number of digits (``spark/exact.py``).
     """
-    leaves: dict[str, int | float] = {}
+    leaves: dict[str, str] = {}
     for key, value in tree.items():
         path = f"{prefix}{key}"
         if isinstance(value, bool):
             continue
-        if isinstance(value, int | float):
-            leaves[path] = value
+        if isinstance(value, int):
+            leaves[path] = str(value)
+        elif isinstance(value, float):
+            if math.isfinite(value):
+                leaves[path] = repr(value)
         elif isinstance(value, dict):
             leaves.update(numeric_leaves(value, f"{path}."))
     return leaves

@@ -1,40 +1,151 @@
-"""Per-key rate limiting: a fixed-window counter in Redis (via Django's cache)."""
+"""Rate limits as fixed-window counters in Redis (via Django's cache): requests per key
+(ingestion and queries, counted apart), and failed authentications per client address.
+
+``client_address`` is the one place that decides who the client is: ``REMOTE_ADDR``,
+or behind a proxy listed in ``TRUSTED_PROXIES`` the nearest ``X-Forwarded-For`` hop
+that proxy did not add itself. A header set by anyone else is never believed.
+"""
 
 from __future__ import annotations
 
+import ipaddress
 import time
+from functools import lru_cache
 
 from django.conf import settings
 from django.core.cache import cache
+from rest_framework.exceptions import Throttled
 from rest_framework.throttling import BaseThrottle
 
 from .models import ApiKey
+
+_Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def _window(window: int) -> tuple[float, int]:
+    now = time.time()
+    return now, int(now // window) * window
+
+
+def _count_hit(cache_key: str, window: int) -> int:
+    """Add one to the counter ``cache_key`` (expiring after the window); its new value."""
+    cache.add(cache_key, 0, timeout=window + 1)
+    try:
+        return cache.incr(cache_key)
+    except ValueError:  # expired between add and incr
+        cache.add(cache_key, 1, timeout=window + 1)
+        return 1
 
 
 class PerKeyRateThrottle(BaseThrottle):
     """At most ``INGEST_RATE_LIMIT`` requests per window per key; 429 + Retry-After beyond."""
 
+    rate_setting = "INGEST_RATE_LIMIT"
+    scope = "ingest"
+
     def __init__(self) -> None:
-        self.limit, self.window = settings.INGEST_RATE_LIMIT
+        self.limit, self.window = getattr(settings, self.rate_setting)
         self._wait = 0.0
 
     def allow_request(self, request, view) -> bool:
         key = request.auth
         if not isinstance(key, ApiKey) or self.limit <= 0:
             return True
-        now = time.time()
-        window_start = int(now // self.window) * self.window
-        cache_key = f"ratelimit:{key.key_hash[:24]}:{window_start}"
-        cache.add(cache_key, 0, timeout=self.window + 1)
-        try:
-            count = cache.incr(cache_key)
-        except ValueError:  # expired between add and incr
-            cache.add(cache_key, 1, timeout=self.window + 1)
-            count = 1
-        if count <= self.limit:
+        now, window_start = _window(self.window)
+        cache_key = f"ratelimit:{self.scope}:{key.key_hash[:24]}:{window_start}"
+        if _count_hit(cache_key, self.window) <= self.limit:
             return True
         self._wait = max(1.0, window_start + self.window - now)
         return False
 
     def wait(self) -> float:
         return self._wait
+
+
+class QueryRateThrottle(PerKeyRateThrottle):
+    """At most ``QUERY_RATE_LIMIT`` query requests per window per key (apart from writes)."""
+
+    rate_setting = "QUERY_RATE_LIMIT"
+    scope = "query"
+
+
+def rate_limited(setting: str, wait: float) -> Throttled:
+    """The 429 for a per-key limit, naming it and when to retry."""
+    limit, window = getattr(settings, setting)
+    return Throttled(
+        wait,
+        detail=f"rate limit of {limit} requests per {window}s exceeded for this key; "
+        f"retry in {int(wait + 0.999)}s",
+    )
+
+
+@lru_cache(maxsize=8)
+def _networks(proxies: tuple[str, ...]) -> tuple[_Network, ...]:
+    return tuple(ipaddress.ip_network(p.strip(), strict=False) for p in proxies if p.strip())
+
+
+def _trusted(address: str, networks: tuple[_Network, ...]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in networks)
+
+
+def client_address(request) -> str:
+    """The client's address: ``REMOTE_ADDR``, unless that is a trusted proxy; then the
+    nearest ``X-Forwarded-For`` hop (read right to left) that is not a trusted proxy."""
+    address = request.META.get("REMOTE_ADDR") or "unknown"
+    networks = _networks(tuple(settings.TRUSTED_PROXIES))
+    if not networks or not _trusted(address, networks):
+        return address
+    hops = request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")
+    for hop in (h.strip() for h in reversed(hops)):
+        try:
+            hop = str(ipaddress.ip_address(hop))
+        except ValueError:
+            break  # not an address a proxy of ours wrote: stop at the last one we trust
+        address = hop
+        if not _trusted(hop, networks):
+            break
+    return address
+
+
+def _failure_keys(address: str, window: int) -> tuple[str, str]:
+    base = f"authfail:{window}:{address[:64]}"
+    return base, f"{base}:since"
+
+
+def refuse_if_locked_out(address: str) -> None:
+    """Throttled (429, Retry-After) when ``address`` has had ``AUTH_FAILURE_RATE_LIMIT``
+    failed authentications in its current window (which opens at its first failure);
+    any key it presents is then refused, so a correct guess is not revealed."""
+    limit, window = settings.AUTH_FAILURE_RATE_LIMIT
+    if limit <= 0:
+        return
+    count_key, since_key = _failure_keys(address, window)
+    found = cache.get_many([count_key, since_key])
+    if (found.get(count_key) or 0) < limit:
+        return
+    now = time.time()
+    wait = max(1.0, found.get(since_key, now) + window - now)
+    raise Throttled(
+        wait,
+        detail=f"too many failed authentications from this address: the limit is {limit} "
+        f"per {window}s; retry in {int(wait + 0.999)}s",
+    )
+
+
+def record_auth_failure(address: str) -> None:
+    """Count one failed authentication of ``address`` in its current window."""
+    limit, window = settings.AUTH_FAILURE_RATE_LIMIT
+    if limit > 0:
+        count_key, since_key = _failure_keys(address, window)
+        cache.add(since_key, time.time(), timeout=window + 1)
+        _count_hit(count_key, window)
+
+
+def reset_auth_failures(address: str) -> None:
+    """Forget ``address``'s failed authentications."""
+    _, window = settings.AUTH_FAILURE_RATE_LIMIT
+    cache.delete_many(_failure_keys(address, window))

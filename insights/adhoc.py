@@ -9,12 +9,14 @@ plus ``distinct_id``, ``category``, ``keen.timestamp``, ``keen.id`` and
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Iterable, Iterator
 from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
+
+from analytics_site.json_parsing import decode_json
+from spark import exact
 
 from . import selectors
 from .timeframes import QueryError, Timeframe, floor, iso, shift
@@ -37,20 +39,35 @@ def event_view(row: dict) -> dict[str, Any]:
 
 
 def lookup(event: dict, path: str) -> Any:
-    """The value at dotted ``path`` (``user.id``), or MISSING."""
-    node: Any = event
-    for part in path.split("."):
-        if not isinstance(node, dict) or part not in node:
-            return MISSING
-        node = node[part]
-    return node
+    """The value at dotted ``path`` (``user.id``), or MISSING.
+
+    A key holding a dot is a dotted path like nesting: ``user.id`` finds
+    ``{"user": {"id": 1}}`` and ``{"user.id": 1}`` alike, as the rollups
+    (``events.envelope.numeric_leaves``) see it. Ingestion refuses an event that has
+    both; in stored events that have both, the nested one wins.
+    """
+    return _resolve(event, path.split("."))
+
+
+def _resolve(node: Any, parts: list[str]) -> Any:
+    if not parts:
+        return node
+    if not isinstance(node, dict):
+        return MISSING
+    for split in range(1, len(parts) + 1):
+        key = ".".join(parts[:split])
+        if key in node:
+            found = _resolve(node[key], parts[split:])
+            if found is not MISSING:
+                return found
+    return MISSING
 
 
 def parse_filters(value: object) -> list[dict]:
     """Keen filters (a list, or its JSON) checked: property_name, operator, property_value."""
     if isinstance(value, str):
         try:
-            value = json.loads(value)
+            value = decode_json(value)
         except ValueError:
             raise QueryError("filters", "is not valid JSON") from None
     if value in (None, ""):
@@ -66,6 +83,10 @@ def parse_filters(value: object) -> list[dict]:
             raise QueryError(f"{field}.operator", f"must be one of {', '.join(OPERATORS)}")
         if item["operator"] == "in" and not isinstance(item.get("property_value"), list):
             raise QueryError(f"{field}.property_value", "must be a list for the in operator")
+        if item["operator"] == "exists" and not isinstance(item.get("property_value"), bool):
+            raise QueryError(
+                f"{field}.property_value", "must be true or false for the exists operator"
+            )
         checked.append(item)
     return checked
 
@@ -76,8 +97,27 @@ def _comparable(a: Any, b: Any) -> bool:
             and not isinstance(b, bool)) or (isinstance(a, str) and isinstance(b, str))  # fmt: skip
 
 
+def same(a: Any, b: Any) -> bool:
+    """Type-strict equality, as Keen's filters compare: a boolean equals only a
+    boolean (``true`` is not ``1``), a number only a number (``1`` is ``1.0``), a
+    string only a string, null only null; lists and objects item by item."""
+    numbers = (int, float, Decimal)
+    if isinstance(a, bool) or isinstance(b, bool):
+        return isinstance(a, bool) and isinstance(b, bool) and a == b
+    if isinstance(a, numbers) or isinstance(b, numbers):
+        return isinstance(a, numbers) and isinstance(b, numbers) and a == b
+    if isinstance(a, list) or isinstance(b, list):
+        return (isinstance(a, list) and isinstance(b, list) and len(a) == len(b)
+                and all(same(x, y) for x, y in zip(a, b, strict=True)))  # fmt: skip
+    if isinstance(a, dict) or isinstance(b, dict):
+        return (isinstance(a, dict) and isinstance(b, dict) and a.keys() == b.keys()
+                and all(same(a[k], b[k]) for k in a))  # fmt: skip
+    return type(a) is type(b) and a == b
+
+
 def matches(event: dict, filters: list[dict]) -> bool:
-    """True when ``event`` passes every filter (Keen's operators)."""
+    """True when ``event`` passes every filter (Keen's operators, type-strict: see
+    ``same``; ``exists`` takes a boolean)."""
     for item in filters:
         value = lookup(event, item["property_name"])
         operator, target = item["operator"], item.get("property_value")
@@ -88,14 +128,14 @@ def matches(event: dict, filters: list[dict]) -> bool:
         if value is MISSING:
             return False
         if operator == "eq":
-            ok = value == target
+            ok = same(value, target)
         elif operator == "ne":
-            ok = value != target
+            ok = not same(value, target)
         elif operator == "in":
-            ok = value in target
+            ok = any(same(value, candidate) for candidate in target)
         elif operator in ("contains", "not_contains"):
             found = isinstance(value, str) and isinstance(target, str) and target in value
-            found = found or (isinstance(value, list) and target in value)
+            found = found or (isinstance(value, list) and any(same(v, target) for v in value))
             ok = found if operator == "contains" else not found
         else:
             if not _comparable(value, target):
@@ -108,24 +148,23 @@ def matches(event: dict, filters: list[dict]) -> bool:
 
 
 def _numbers(values: Iterable[Any]) -> list[Decimal]:
+    """The exact decimals of the JSON numbers among ``values`` (booleans are not
+    numbers), as the rollups read them (``spark.exact``)."""
     found = []
     for value in values:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            continue
-        if isinstance(value, float) and not math.isfinite(value):
-            continue
-        found.append(Decimal(repr(value)) if isinstance(value, float) else Decimal(value))
+        text = exact.number_text(value)
+        if text is not None:
+            found.append(exact.parse(text))
     return found
 
 
-def plain_number(value: Decimal | int | None) -> int | float | None:
-    """A JSON-friendly number: a whole decimal as int, any other as float."""
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    return value
+def plain_number(value: Decimal | int | None) -> int | float | str | None:
+    """A JSON-friendly number: a whole decimal as int, any other as float
+    (``spark.exact.json_number``, the rollup path's too)."""
+    return exact.json_number(value)
 
 
-def percentile_of(numbers: list[Decimal], percent: float) -> int | float | None:
+def percentile_of(numbers: list[Decimal], percent: float) -> int | float | str | None:
     """Linear interpolation between closest ranks (numpy's default), exact in decimal."""
     if not numbers:
         return None
@@ -134,7 +173,24 @@ def percentile_of(numbers: list[Decimal], percent: float) -> int | float | None:
     low = int(position)
     high = min(low + 1, len(ordered) - 1)
     fraction = position - low
-    return plain_number(ordered[low] + (ordered[high] - ordered[low]) * fraction)
+    step = exact.EXACT.multiply(exact.EXACT.subtract(ordered[high], ordered[low]), fraction)
+    return plain_number(exact.EXACT.add(ordered[low], step))
+
+
+def _distinct(analysis: str, values: list[Any]) -> dict[str, Any]:
+    """The distinct ``values`` by their JSON; QueryError beyond ``QUERY_MAX_UNIQUE_IDS``,
+    the bound the rollup path (``selectors.bucket_users``) holds too."""
+    limit = settings.QUERY_MAX_UNIQUE_IDS
+    unique: dict[str, Any] = {}
+    for value in values:
+        unique[json.dumps(value, sort_keys=True)] = value
+        if len(unique) > limit:
+            raise QueryError(
+                "timeframe",
+                f"{analysis} over this timeframe finds more than {limit} distinct values "
+                "(QUERY_MAX_UNIQUE_IDS); narrow the timeframe or add an interval",
+            )
+    return unique
 
 
 def analyse(analysis: str, events: list[dict], target: str | None, percentile: float | None):
@@ -144,21 +200,21 @@ def analyse(analysis: str, events: list[dict], target: str | None, percentile: f
     values = [lookup(e, target) for e in events]
     present = [v for v in values if v is not MISSING and v is not None]
     if analysis in ("count_unique", "select_unique"):
-        unique = {json.dumps(v, sort_keys=True): v for v in present}
+        unique = _distinct(analysis, present)
         if analysis == "count_unique":
             return len(unique)
         return [unique[k] for k in sorted(unique)]
     numbers = _numbers(present)
     if analysis == "sum":
-        return plain_number(sum(numbers, Decimal(0)))
+        return plain_number(exact.total(numbers))
     if not numbers:
         return None
     if analysis == "minimum":
-        return plain_number(min(numbers))
+        return plain_number(exact.smallest(numbers))
     if analysis == "maximum":
-        return plain_number(max(numbers))
+        return plain_number(exact.largest(numbers))
     if analysis == "average":
-        return float(sum(numbers, Decimal(0)) / len(numbers))
+        return exact.mean(exact.total(numbers), len(numbers))
     if analysis == "median":
         return percentile_of(numbers, 50)
     return percentile_of(numbers, percentile)
@@ -192,7 +248,7 @@ def order_and_limit(rows: list[dict], order_by: object, limit: object) -> list[d
     and ``limit`` on group_by rows."""
     if isinstance(order_by, str) and order_by.strip()[:1] in "[{":
         try:
-            order_by = json.loads(order_by)
+            order_by = decode_json(order_by)
         except ValueError:
             raise QueryError("order_by", "is not valid JSON") from None
     specs = order_by if isinstance(order_by, list) else [order_by] if order_by else []

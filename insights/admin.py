@@ -1,6 +1,7 @@
 """Admin pages: aggregation job runs and committed Kafka offsets (read-only records)."""
 
 from django.contrib import admin
+from django.utils.html import format_html_join
 
 from .models import JobRun, KafkaOffset
 
@@ -19,12 +20,34 @@ class JobRunAdmin(admin.ModelAdmin):
         "duplicates",
         "invalid",
         "rollup_rows",
+        "records_lost",
     )
     list_filter = ("status", "trigger", "job")
     date_hierarchy = "started_at"
 
+    @admin.display(description="records lost to Kafka retention")
+    def records_lost(self, obj: JobRun) -> int:
+        return sum(gap["count"] for gap in obj.offset_gaps)
+
+    @admin.display(description="offsets lost to Kafka retention")
+    def lost_offsets(self, obj: JobRun) -> str:
+        if not obj.offset_gaps:
+            return "none"
+        return format_html_join(
+            "; ",
+            "{}[{}] offsets {}..{} ({} records)",
+            (
+                (gap["topic"], gap["partition"], gap["first"], gap["last"], gap["count"])
+                for gap in obj.offset_gaps
+            ),
+        )
+
     def get_readonly_fields(self, request, obj=None):
-        return [field.name for field in self.model._meta.fields] + ["seconds"]
+        return [field.name for field in self.model._meta.fields] + [
+            "seconds",
+            "records_lost",
+            "lost_offsets",
+        ]
 
     def has_add_permission(self, request) -> bool:
         return False

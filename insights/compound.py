@@ -8,8 +8,10 @@ import datetime as dt
 import json
 from dataclasses import dataclass
 
+from analytics_site.json_parsing import decode_json
+
 from . import adhoc
-from .queries import Query, answer, parse_query
+from .queries import Query, answer, event_collection_of, parse_query
 from .timeframes import QueryError, Timeframe, resolve_timeframe
 
 MAX_PARTS = 20
@@ -18,7 +20,7 @@ MAX_PARTS = 20
 def _json(value: object, field: str) -> object:
     if isinstance(value, str):
         try:
-            return json.loads(value)
+            return decode_json(value)
         except ValueError:
             raise QueryError(field, "is not valid JSON") from None
     return value
@@ -49,7 +51,29 @@ def parse_multi_analysis(params, *, now: dt.datetime) -> MultiAnalysis:
             raise QueryError(f"analyses.{label}.{exc.field}", exc.message) from None
     if parts[0][1].group_by:
         raise QueryError("group_by", "is not supported with multi_analysis yet")
+    _check_same_buckets(parts, analyses)
     return MultiAnalysis(tuple(parts))
+
+
+_SHARED = (("tz", "timezone"), ("granularity", "interval"), ("timeframe", "timeframe"))
+
+
+def _check_same_buckets(parts: list[tuple[str, Query]], analyses: dict) -> None:
+    """Every analysis of a multi_analysis must have the same timeframe, interval and
+    timezone (their results are zipped bucket by bucket); QueryError names the
+    analysis that sets its own (``analyses.<label>.interval``)."""
+    first_label, first = parts[0]
+    for label, part in parts[1:]:
+        for attribute, key in _SHARED:
+            if getattr(part, attribute) == getattr(first, attribute):
+                continue
+            first_is_own = key in analyses[first_label] and key not in analyses[label]
+            culprit = first_label if first_is_own else label
+            raise QueryError(
+                f"analyses.{culprit}.{key}",
+                f"differs from the other analyses; every analysis of a multi_analysis has "
+                f"the same {key} (give it once, for all)",
+            )
 
 
 def answer_multi_analysis(*, project_id: str, query: MultiAnalysis) -> object:
@@ -95,6 +119,7 @@ def parse_funnel(params, *, now: dt.datetime) -> Funnel:
         for name in ("event_collection", "actor_property"):
             if not isinstance(step.get(name), str) or not step[name]:
                 raise QueryError(f"{field}.{name}", "is required")
+        event_collection_of(step["event_collection"], field=f"{field}.event_collection")
         frame = step.get("timeframe", params.get("timeframe"))
         try:
             timeframe = resolve_timeframe(frame, now=now)

@@ -30,7 +30,7 @@ class RawEvent(DjangoCassandraModel):
     received_at = columns.DateTime()
     properties = columns.Text(default="{}")
     context = columns.Text(default="{}")
-    numeric_properties = columns.Map(columns.Text, columns.Decimal)
+    numeric_properties = columns.Map(columns.Text, columns.Decimal)  # exact, any size
     source = columns.Text()
     batch_id = columns.BigInt()
 
@@ -44,7 +44,12 @@ class Rollup(DjangoCassandraModel):
     A partition per (project, event name, metric, granularity, period) holds every
     bucket of that period in time order, so an interval query reads one or two
     partitions. ``metric`` is ``events`` (count, uniques) or ``property:<path>``
-    (count, sum, min, max); ``category`` is an event category or ``all``.
+    (count, exact_sum, exact_min, exact_max); ``category`` is an event category or ``all``.
+
+    ``exact_sum``, ``exact_min`` and ``exact_max`` are exact decimals as text, of any
+    size and any number of digits (``spark/exact.py``). Cassandra cannot change a
+    column's type, so they are new columns; rows written before them hold the legacy
+    ``sum``, ``min`` and ``max`` decimals, which readers use when the exact ones are null.
     """
 
     __table_name__ = "rollups"
@@ -58,9 +63,12 @@ class Rollup(DjangoCassandraModel):
     category = columns.Text(primary_key=True, clustering_order="ASC")
     count = columns.BigInt()
     uniques = columns.BigInt()
-    sum = columns.Decimal()
-    min = columns.Decimal()
-    max = columns.Decimal()
+    sum = columns.Decimal()  # legacy
+    min = columns.Decimal()  # legacy
+    max = columns.Decimal()  # legacy
+    exact_sum = columns.Text()
+    exact_min = columns.Text()
+    exact_max = columns.Text()
     batch_id = columns.BigInt()
 
     class Meta:
@@ -123,6 +131,21 @@ class KafkaOffset(models.Model):
         return f"{self.job} {self.topic}[{self.partition}] @ {self.offset}"
 
 
+class JobFence(models.Model):
+    """The fencing token of the latest run to take a job's lock (``insights.aggregation``).
+
+    A run commits offsets only while this row still holds its own token, so a run
+    that lost its lock (stalled past the TTL) can never commit over a newer run.
+    """
+
+    job = models.CharField(max_length=50, unique=True)
+    token = models.PositiveBigIntegerField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.job} fenced at {self.token}"
+
+
 class JobRun(models.Model):
     """One aggregation run, in the relational database (visible in the admin)."""
 
@@ -155,6 +178,12 @@ class JobRun(models.Model):
     rollup_rows = models.PositiveBigIntegerField(default=0)
     derived_rows = models.PositiveBigIntegerField(default=0, help_text="second stage")
     error = models.TextField(blank=True)
+    offset_gaps = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Kafka records deleted (retention) before this run could read them: "
+        "[{topic, partition, first, last, count}]",
+    )
 
     class Meta:
         ordering = ["-started_at"]

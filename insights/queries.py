@@ -10,9 +10,13 @@ across several buckets come from ``bucket_users``, so they stay exact.
 from __future__ import annotations
 
 import datetime as dt
-import json
+import math
 from dataclasses import dataclass
 from decimal import Decimal
+
+from analytics_site.json_parsing import decode_json
+from events.limits import current_limits
+from spark import exact
 
 from . import adhoc, selectors
 from .timeframes import (
@@ -92,24 +96,30 @@ def local_groups(query: Query) -> list[tuple[dt.datetime, dt.datetime]]:
 def _empty(value: object) -> bool:
     if isinstance(value, str):
         try:
-            value = json.loads(value) if value.strip()[:1] in "[{" else value
+            value = decode_json(value) if value.strip()[:1] in "[{" else value
         except ValueError:
             return False
     return value in (None, "", [], {})
 
 
 def parse_query(analysis: str, params, *, now: dt.datetime) -> Query:
-    """A checked Query from Keen-style parameters; QueryError names the bad one."""
+    """A checked Query from Keen-style parameters; QueryError names the bad one.
+
+    Bounds: ``event_collection`` at most ``max_name_length`` (255) characters,
+    ``target_property`` at most :func:`max_path_length` (2,047), both without lone
+    surrogates; ``limit`` and ``window`` whole numbers; timeframes inside
+    ``timeframes.EARLIEST``..``LATEST``.
+    """
     if analysis in NOT_NESTABLE:
         raise QueryError("analysis_type", f"{analysis} cannot be nested")
     if analysis not in ANALYSES:
         raise QueryError("analysis", f"{analysis!r} is not one of {', '.join(ANALYSES)}")
-    collection = params.get("event_collection")
-    if not collection or not isinstance(collection, str):
-        raise QueryError("event_collection", "is required")
+    collection = event_collection_of(params.get("event_collection"), field="event_collection")
     target = params.get("target_property") or None
     if analysis != "count" and not target:
         raise QueryError("target_property", f"is required for {analysis}")
+    if target is not None:
+        target = checked_name(target, field="target_property", max_length=max_path_length())
     tz = parse_timezone(params.get("timezone"))
     granularity = granularity_of(params.get("interval"))
     query = Query(
@@ -123,7 +133,7 @@ def parse_query(analysis: str, params, *, now: dt.datetime) -> Query:
         filters=tuple(adhoc.parse_filters(params.get("filters"))),
         group_by=_group_by(params.get("group_by")),
         order_by=params.get("order_by") or None,
-        limit=params.get("limit") or None,
+        limit=_limit(params.get("limit")),
         percentile=_percentile(analysis, params.get("percentile")),
     )
     if query.order_by and not query.group_by:
@@ -133,10 +143,67 @@ def parse_query(analysis: str, params, *, now: dt.datetime) -> Query:
     return query
 
 
+def checked_name(value: object, *, field: str, max_length: int) -> str:
+    """``value`` if it is a non-empty string of at most ``max_length`` characters and
+    valid Unicode text (no lone surrogate, which no store can encode); else QueryError
+    naming ``field`` and the limit."""
+    if value is None or value == "":
+        raise QueryError(field, "is required")
+    if not isinstance(value, str):
+        raise QueryError(field, "must be a string")
+    if len(value) > max_length:
+        raise QueryError(
+            field, f"is {len(value)} characters long, exceeding the limit of {max_length}"
+        )
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise QueryError(field, "must be valid Unicode text (it holds a lone surrogate)") from None
+    return value
+
+
+def event_collection_of(value: object, *, field: str) -> str:
+    """An event name as queried: what :func:`checked_name` allows, at most the ingestion
+    limit ``max_name_length`` (255) characters: a longer name was never stored."""
+    return checked_name(value, field=field, max_length=current_limits().max_name_length)
+
+
+def max_path_length() -> int:
+    """The longest dotted property path ingestion can store: ``max_property_depth``
+    names of at most ``max_property_name_length`` characters (2,047 by default)."""
+    limits = current_limits()
+    return limits.max_property_depth * (limits.max_property_name_length + 1) - 1
+
+
+def whole_number(value: object, *, field: str, requirement: str) -> int:
+    """``value`` as an int: an integer, an integral finite float or a decimal string;
+    else QueryError naming ``field`` with ``requirement``."""
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        return int(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        try:
+            return int(value)
+        except ValueError:
+            pass
+    raise QueryError(field, requirement)
+
+
+def _limit(value: object) -> int | None:
+    """Keen's ``limit`` on grouped results: a whole number, at least 1; None when absent."""
+    if value in (None, ""):
+        return None
+    count = whole_number(value, field="limit", requirement="must be a whole number")
+    if count < 1:
+        raise QueryError("limit", "must be at least 1")
+    return count
+
+
 def _group_by(value: object) -> tuple[str, ...]:
     if isinstance(value, str) and value.strip().startswith("["):
         try:
-            value = json.loads(value)
+            value = decode_json(value)
         except ValueError:
             raise QueryError("group_by", "is not valid JSON") from None
     if value in (None, "", []):
@@ -177,10 +244,9 @@ def _moving_average(params, granularity: str | None) -> MovingAverage | None:
         if window not in (None, ""):
             raise QueryError("window", "does not apply to cma")
         return MovingAverage(kind, None)
-    try:
-        size = int(window)
-    except (TypeError, ValueError):
-        raise QueryError("window", f"is required for {kind}: a whole number of buckets") from None
+    size = whole_number(
+        window, field="window", requirement=f"is required for {kind}: a whole number of buckets"
+    )
     if not 1 <= size <= 2500:
         raise QueryError("window", "must be between 1 and 2500")
     return MovingAverage(kind, size)
@@ -214,20 +280,21 @@ def _series(query: Query, values: list[tuple[dt.datetime, dt.datetime, object]])
     return series
 
 
-def _combine(analysis: str, rows: list[dict]) -> int | float | None:
+def _combine(analysis: str, rows: list[dict]) -> int | float | str | None:
+    """One analysis over rollup rows, in the raw scan's arithmetic (``spark.exact``)."""
     if analysis == "count":
         return sum(row["count"] or 0 for row in rows)
-    if analysis == "sum":
-        return adhoc.plain_number(sum((row["sum"] or Decimal(0) for row in rows), Decimal(0)))
     values = [row for row in rows if row["count"]]
+    if analysis == "sum":
+        return exact.json_number(exact.total(row["sum"] or Decimal(0) for row in values))
     if not values:
         return None
     if analysis == "minimum":
-        return adhoc.plain_number(min(row["min"] for row in values))
+        return exact.json_number(exact.smallest(r["min"] for r in values if r["min"] is not None))
     if analysis == "maximum":
-        return adhoc.plain_number(max(row["max"] for row in values))
-    total = sum((row["sum"] for row in values), Decimal(0))
-    return float(total / sum(row["count"] for row in values))
+        return exact.json_number(exact.largest(r["max"] for r in values if r["max"] is not None))
+    total = exact.total(row["sum"] or Decimal(0) for row in values)
+    return exact.mean(total, sum(row["count"] for row in values))
 
 
 def answer_from_raw_events(*, project_id: str, query: Query) -> object:

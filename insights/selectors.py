@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections import deque
 from functools import lru_cache
 
+from django.conf import settings
 from django.db import connections
 
-from .timeframes import shift
+from spark import exact
+
+from .timeframes import QueryError, shift
 
 _PERIOD = {"hour": "%Y-%m", "day": "%Y", "month": "%Y"}
 
@@ -25,7 +29,8 @@ def _statements(keyspace: str, session_id: int) -> dict:
     session = _session()
     return {
         "rollups": session.prepare(
-            f"SELECT bucket, category, count, uniques, sum, min, max FROM {keyspace}.rollups "
+            "SELECT bucket, category, count, uniques, sum, min, max, exact_sum, exact_min, "
+            f"exact_max FROM {keyspace}.rollups "
             "WHERE project_id=? AND name=? AND metric=? AND granularity=? AND period=? "
             "AND bucket>=? AND bucket<?"
         ),
@@ -68,7 +73,8 @@ def rollup_rows(
     end: dt.datetime,
     category: str = "all",
 ) -> dict[dt.datetime, dict]:
-    """Rollup rows of one metric and category in ``[start, end)``, by bucket start (UTC)."""
+    """Rollup rows of one metric and category in ``[start, end)``, by bucket start (UTC):
+    ``count``, ``uniques``, and ``sum``, ``min``, ``max`` as exact Decimals (or None)."""
     session = _session()
     statement = _prepared("rollups")
     naive_start = start.astimezone(dt.UTC).replace(tzinfo=None)
@@ -83,8 +89,21 @@ def rollup_rows(
     for future in futures:
         for row in future.result():
             if row["category"] == category:
-                rows[row["bucket"].replace(tzinfo=dt.UTC)] = row
+                rows[row["bucket"].replace(tzinfo=dt.UTC)] = _exact_row(row)
     return rows
+
+
+def _exact_row(row: dict) -> dict:
+    """A stored rollup row with its statistics as exact Decimals: the exact text
+    columns, or for a row written before them, the legacy decimal columns."""
+    stats = {}
+    for name in ("sum", "min", "max"):
+        text = row[f"exact_{name}"]
+        stats[name] = exact.parse(text) if text is not None else row[name]
+    return {"count": row["count"], "uniques": row["uniques"], **stats}
+
+
+_IN_FLIGHT = 16  # bucket reads outstanding at once, so pages held stay bounded
 
 
 def bucket_users(
@@ -95,25 +114,35 @@ def bucket_users(
     buckets: list[dt.datetime],
     category: str = "all",
 ) -> set[str]:
-    """Every distinct_id counted in any of ``buckets`` (exact unique users across them)."""
+    """Every distinct_id counted in any of ``buckets`` (exact unique users across them).
+
+    Holds at most ``QUERY_MAX_UNIQUE_IDS`` ids: beyond, QueryError (the caller answers
+    400) naming the limit, before reading further.
+    """
+    limit = settings.QUERY_MAX_UNIQUE_IDS
     session = _session()
     statement = _prepared("users")
-    futures = [
-        session.execute_async(
-            statement,
-            (
-                project_id,
-                name,
-                granularity,
-                bucket.astimezone(dt.UTC).replace(tzinfo=None),
-                category,
-            ),
-        )
-        for bucket in buckets
-    ]
+
+    def read(bucket: dt.datetime):
+        naive = bucket.astimezone(dt.UTC).replace(tzinfo=None)
+        return session.execute_async(statement, (project_id, name, granularity, naive, category))
+
+    pending = deque(read(bucket) for bucket in buckets[:_IN_FLIGHT])
+    remaining = iter(buckets[_IN_FLIGHT:])
     users: set[str] = set()
-    for future in futures:
-        users.update(row["distinct_id"] for row in future.result())
+    while pending:
+        rows = pending.popleft().result()
+        following = next(remaining, None)
+        if following is not None:
+            pending.append(read(following))
+        for row in rows:
+            users.add(row["distinct_id"])
+            if len(users) > limit:
+                raise QueryError(
+                    "timeframe",
+                    f"count_unique over this timeframe reads more than {limit} distinct "
+                    "user ids (QUERY_MAX_UNIQUE_IDS); narrow the timeframe or add an interval",
+                )
     return users
 
 

@@ -34,3 +34,22 @@ def get_session() -> SparkSession:
                 driver_bind_address=settings.SPARK_DRIVER_BIND_ADDRESS,
             )
         return _session
+
+
+def cancel_job_group(group: str) -> None:
+    """Cancel the running Spark jobs of ``group`` (``setJobGroup``), if a session exists;
+    safe to call from any thread."""
+    with _lock:
+        session = _session
+    if session is not None and session.sparkContext._jsc is not None:
+        session.sparkContext.cancelJobGroup(group)
+
+
+def reset_cassandra_connections() -> None:
+    """Drop the Cassandra connector's pooled sessions, if a session exists, so the next
+    job connects afresh. A pooled session that sat idle through a Cassandra restart can
+    stay without a control channel ("Control channel not available") for good."""
+    with _lock:
+        session = _session
+    if session is not None and session.sparkContext._jsc is not None:
+        session._jvm.com.datastax.spark.connector.cql.CassandraConnector.evictCache()

@@ -11,19 +11,29 @@ weeks (starting on Sunday), months, years. ``today`` is ``this_1_days``,
 Units of a day or longer follow the query's time zone (a named zone such as
 ``US/Pacific``, or an offset in seconds); minutes and hours are absolute. Every
 instant returned is in UTC.
+
+Every instant of a timeframe, relative or absolute, must lie from ``EARLIEST``
+(0002-01-01T00:00:00Z) to ``LATEST`` (9999-01-01T00:00:00Z): a year of margin on each
+side of Python's calendar, so bucketing and time-zone shifts never leave it. Outside
+that range the timeframe is refused with a QueryError naming the field.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
+import math
 import re
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from analytics_site.json_parsing import decode_json
+
 UNITS = ("minutes", "hours", "days", "weeks", "months", "years")
 INTERVALS = {"minutely": "minute", "hourly": "hour", "daily": "day", "monthly": "month"}
 MAX_BUCKETS = 2500
+EARLIEST = dt.datetime(2, 1, 1, tzinfo=dt.UTC)
+LATEST = dt.datetime(9999, 1, 1, tzinfo=dt.UTC)
+_RANGE = "from 0002-01-01T00:00:00Z to 9999-01-01T00:00:00Z"
 _RELATIVE = re.compile(r"^(this|previous)_(\d{1,6})_(minutes|hours|days|weeks|months|years)$")
 _SHORT = {
     "today": "this_1_days",
@@ -106,10 +116,16 @@ def _instant(value: object, field: str) -> dt.datetime:
     try:
         parsed = dt.datetime.fromisoformat(value)
     except ValueError:
-        raise QueryError(field, f"{value!r} is not an ISO-8601 time") from None
+        raise QueryError(field, f"{value[:100]!r} is not an ISO-8601 time") from None
     if parsed.tzinfo is None:
         raise QueryError(field, "needs a UTC offset, such as Z or +00:00")
-    return parsed.astimezone(dt.UTC)
+    try:
+        parsed = parsed.astimezone(dt.UTC)
+    except OverflowError:
+        parsed = None
+    if parsed is None or not EARLIEST <= parsed <= LATEST:
+        raise QueryError(field, f"{value!r} is outside the supported range {_RANGE}")
+    return parsed
 
 
 def resolve_timeframe(value: object, *, now: dt.datetime, tz: dt.tzinfo = dt.UTC) -> Timeframe:
@@ -117,7 +133,7 @@ def resolve_timeframe(value: object, *, now: dt.datetime, tz: dt.tzinfo = dt.UTC
     JSON); relative days and longer units follow ``tz``."""
     if isinstance(value, str) and value.lstrip().startswith("{"):
         try:
-            value = json.loads(value)
+            value = decode_json(value)
         except ValueError:
             raise QueryError("timeframe", "is not valid JSON") from None
     if isinstance(value, dict):
@@ -140,15 +156,25 @@ def resolve_timeframe(value: object, *, now: dt.datetime, tz: dt.tzinfo = dt.UTC
         raise QueryError("timeframe", "N must be at least 1")
     now = now.astimezone(dt.UTC)
     current = floor(now, unit, tz)
+    try:
+        start = shift(current, unit, -(count - 1) if kind == "this" else -count, tz)
+    except (OverflowError, ValueError):  # before year 1 (or past 9999 in a far zone)
+        start = None
+    if start is None or start < EARLIEST:
+        raise QueryError("timeframe", f"{value!r} reaches outside the supported range {_RANGE}")
     if kind == "this":
-        return Timeframe(shift(current, unit, -(count - 1), tz), now, open_end=True)
-    return Timeframe(shift(current, unit, -count, tz), current)
+        return Timeframe(start, now, open_end=True)
+    return Timeframe(start, current)
 
 
 def parse_timezone(value: object) -> dt.tzinfo:
     """Keen's ``timezone``: a named zone (``US/Pacific``) or an offset in seconds; UTC if absent."""
     if value in (None, "", "UTC", "Etc/UTC", "GMT", 0, "0"):
         return dt.UTC
+    if isinstance(value, bool):
+        raise QueryError("timezone", "must be a zone name or an offset in seconds")
+    if isinstance(value, float) and not (math.isfinite(value) and value.is_integer()):
+        raise QueryError("timezone", "an offset must be a whole number of seconds")
     if isinstance(value, int | float) or (isinstance(value, str) and re.fullmatch(r"-?\d+", value)):
         seconds = int(value)
         if abs(seconds) >= 86400:
@@ -158,17 +184,17 @@ def parse_timezone(value: object) -> dt.tzinfo:
         raise QueryError("timezone", "must be a zone name or an offset in seconds")
     try:
         return ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise QueryError("timezone", f"{value!r} is not a known time zone") from None
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a folder ("America")
+        raise QueryError("timezone", f"{value[:100]!r} is not a known time zone") from None
 
 
 def granularity_of(interval: object) -> str | None:
     """``hourly``/``daily``/``monthly`` -> the rollup granularity; None for no interval."""
     if interval in (None, ""):
         return None
-    if interval not in INTERVALS:
+    if not isinstance(interval, str) or interval not in INTERVALS:
         raise QueryError(
-            "interval", f"{interval!r} is not supported; use one of {', '.join(INTERVALS)}"
+            "interval", f"{interval!r:.100} is not supported; use one of {', '.join(INTERVALS)}"
         )
     return INTERVALS[interval]
 

@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from events.auth import BearerKeyAuthentication, KeenKeyAuthentication, KeyKindPermission
+from events.throttling import QueryRateThrottle, rate_limited
 
 from .cache import cached_answer
 from .compound import answer_funnel, answer_multi_analysis, parse_funnel, parse_multi_analysis
@@ -31,7 +32,7 @@ def max_age_of(value: object) -> float | None:
         seconds = float(value)
     except (TypeError, ValueError):
         raise QueryError("max_age", "must be a number of seconds") from None
-    if seconds < 0:
+    if not seconds >= 0:  # NaN too
         raise QueryError("max_age", "must be 0 or more")
     return seconds
 
@@ -54,10 +55,15 @@ MOVING_AVERAGE_PARAMETERS = [
 
 
 class QueryView(APIView):
-    """Shared: read keys only, parameters from the query string (GET) or the body (POST)."""
+    """Shared: read keys only, parameters from the query string (GET) or the body (POST);
+    at most ``QUERY_RATE_LIMIT`` requests per key (429 with Retry-After beyond)."""
 
     permission_classes = [KeyKindPermission]
+    throttle_classes = [QueryRateThrottle]
     allowed_key_kinds = ("read",)
+
+    def throttled(self, request, wait):
+        raise rate_limited("QUERY_RATE_LIMIT", wait)
 
     def respond(self, params, analysis: str) -> Response:
         try:

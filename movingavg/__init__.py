@@ -19,8 +19,10 @@ alpha=...)`` builds one by kind name):
 
 Contract:
 
-- ``addElement`` and ``getMovingAverage`` are O(1) whatever n is (SMA and CMA: amortised;
-  they defer the bookkeeping to the read).
+- ``addElement`` is O(1) whatever n is, in every engine. ``getMovingAverage`` is O(1)
+  for the WMA and EMA, and *amortised* O(1) for the SMA and CMA: they defer the
+  bookkeeping to the read, so one read after k additions costs O(k) (at most O(n) for
+  the SMA), paid for by those additions.
 - Exact: SMA and CMA return ``math.fsum(window) / len(window)`` bit for bit (the correctly
   rounded sum over the count; so three 0.1s average to 0.10000000000000002, as in numpy);
   WMA returns the correctly rounded weighted mean. Their sums are kept exact (float

@@ -11,7 +11,8 @@ class CumulativeMovingAverage(ExactMeanEngine):
     """The mean of all elements added so far, exact (``math.fsum(all) / count``).
 
     Its window is the whole history: ``getElements()`` returns every element, so memory
-    grows with the count; time stays amortised O(1) per call.
+    grows with the count. ``addElement`` is O(1); ``getMovingAverage`` is amortised O(1)
+    (a read after k additions folds those k into the exact sum, O(k)).
     """
 
     __slots__ = ()

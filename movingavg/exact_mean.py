@@ -10,8 +10,10 @@ The mean of the window is kept exact, and the bookkeeping is deferred so that
   n / 2 elements are new (or some fell off the deque unseen, which takes n + 64
   additions); otherwise by folding the changes into a running exact sum (an
   ``ExactSum``), rebuilt first if a ``math.fsum`` pass left it behind. The work is
-  proportional to the additions since the previous call (or bounded by 64), so both
-  methods are amortised O(1) whatever n is; a call with nothing new is O(1).
+  proportional to the additions since the previous call (or bounded by 64), plus one
+  O(n) rebuild after each ``math.fsum`` pass, which itself needs n / 2 additions first.
+  So ``addElement`` is O(1) (a deque append) and ``getMovingAverage`` amortised O(1)
+  whatever n is: a single read can cost O(n); a read with nothing new is O(1).
 
 The result is ``math.fsum(window) / len(window)`` exactly: the sum is exact until that
 one rounding, so it cannot drift. Memory: at most ``2n + 64`` elements.
@@ -56,7 +58,7 @@ class ExactMeanEngine(MovingAverageInterface):
         self._buf.append(value)
 
     def getMovingAverage(self) -> float:
-        """Return ``math.fsum(window) / len(window)``; amortised O(1)."""
+        """Return ``math.fsum(window) / len(window)``; amortised O(1) (one call: up to O(n))."""
         if len(self._buf) != self._synced:
             self._sync()
         mean = self._mean

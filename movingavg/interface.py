@@ -24,9 +24,10 @@ class MovingAverageInterface(ABC):
 
     - ``addElement(value)`` accepts int, float and Fraction (see ``movingavg.validation``),
       raises TypeError for other types and ValueError for NaN/±inf, and leaves the engine
-      unchanged when it raises. O(1) (amortised where an engine says so).
-    - ``getMovingAverage()`` returns the average as a float, O(1); before the first element
-      it raises ``EmptyWindowError`` (a ValueError).
+      unchanged when it raises. O(1).
+    - ``getMovingAverage()`` returns the average as a float, O(1), or amortised O(1) where
+      an engine says so (one call may then cost O(k) after k additions); before the first
+      element it raises ``EmptyWindowError`` (a ValueError).
     - ``getElements()`` returns the retained elements, oldest first, as a live read-only
       view.
     - ``add_element``, ``get_moving_average`` and ``get_elements`` are PEP 8 aliases, bound

@@ -13,7 +13,8 @@ class SimpleMovingAverage(ExactMeanEngine):
 
     ``getMovingAverage()`` equals ``math.fsum(w) / len(w)`` for ``w = getElements()``,
     exactly, after any number of updates; before ``n`` elements it averages those there
-    are. ``addElement`` and ``getMovingAverage`` are amortised O(1) whatever ``n`` is.
+    are. Whatever ``n`` is, ``addElement`` is O(1) and ``getMovingAverage`` amortised O(1):
+    one read after k additions costs O(min(k, n)) (O(n) once after a full recomputation).
     ``n`` must be a positive int: ValueError if ≤ 0, TypeError if not an int.
     """
 

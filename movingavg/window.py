@@ -24,7 +24,9 @@ class WindowView(Sequence[Element]):
     Supports ``len``, indexing, slicing (returns a list), iteration (both ways), ``in``,
     ``index``, ``count`` and ``==`` against another view, a deque, a list or a tuple with the
     same elements. It has no mutating methods. Like a deque, it must not be iterated while
-    the engine is being updated. O(1) to create; indexing is O(1) at both ends.
+    the engine is being updated. O(1) to create. Indexing is O(1) at the newest end; at
+    the oldest end too, except for an SMA read before its next ``getMovingAverage``,
+    when up to n + 64 evicted elements still sit in front of the window (up to O(n)).
     """
 
     __slots__ = ("_owner",)

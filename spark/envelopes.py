@@ -11,9 +11,9 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-# Sums are exact in decimal: 29 integer digits and 9 fractional ones. A numeric
-# property outside that range is left out of the numeric rollups.
-NUMBER = T.DecimalType(38, 9)
+# A numeric property is kept as the text of its JSON number and computed on exactly
+# (``spark/exact.py``); text that is not a JSON number is left out.
+JSON_NUMBER = r"^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?$"
 
 ENVELOPE_SCHEMA = T.StructType(
     [
@@ -56,7 +56,15 @@ def parse_records(records: DataFrame) -> DataFrame:
 
     ``records`` has Kafka's columns (``value`` binary, ``topic``, ``partition``,
     ``offset``). ``properties`` and ``context`` stay JSON text; ``numeric_properties``
-    maps dotted paths to decimals. ``reason`` is null for a valid event; otherwise it
+    maps dotted paths to the exact text of each number (any size, any digits).
+
+    ``event_time`` is the event's timestamp, or its ``received_at`` when the
+    timestamp is later (a client clock running ahead; ingestion accepts up to
+    ``max_future_skew_seconds``): an event is never in the future of when it was
+    received, so every hourly, daily and monthly bucket and the raw-event scan
+    place it at the same moment.
+
+    ``reason`` is null for a valid event; otherwise it
     says why the record is not one (not a JSON envelope, or no event_id, project_id,
     name or parseable timestamp), and ``value`` keeps the record's text for the DLQ.
     """
@@ -78,18 +86,18 @@ def parse_records(records: DataFrame) -> DataFrame:
         F.col("e.name").alias("name"),
         F.coalesce(F.col("e.category"), F.lit("other")).alias("category"),
         F.col("e.distinct_id").alias("distinct_id"),
-        F.to_timestamp(F.col("e.timestamp")).alias("event_time"),
+        F.when(
+            F.to_timestamp(F.col("e.received_at")) < F.to_timestamp(F.col("e.timestamp")),
+            F.to_timestamp(F.col("e.received_at")),
+        )
+        .otherwise(F.to_timestamp(F.col("e.timestamp")))
+        .alias("event_time"),
         F.to_timestamp(F.col("e.received_at")).alias("received_at"),
         F.coalesce(F.col("e.properties"), F.lit("{}")).alias("properties"),
         F.coalesce(F.col("e.context"), F.lit("{}")).alias("context"),
         F.map_filter(
-            F.transform_values(
-                F.coalesce(
-                    F.col("e.numeric_properties"), F.create_map().cast("map<string,string>")
-                ),
-                lambda _key, value: value.cast(NUMBER),
-            ),
-            lambda _key, value: value.isNotNull(),
+            F.coalesce(F.col("e.numeric_properties"), F.create_map().cast("map<string,string>")),
+            lambda _key, value: value.rlike(JSON_NUMBER),
         ).alias("numeric_properties"),
         F.col("e.source").alias("source"),
         (

@@ -16,11 +16,37 @@ Offsets = dict[str, dict[str, int]]
 
 
 @dataclass(frozen=True)
+class OffsetGap:
+    """Records ``[first, last]`` of a partition that were deleted (retention) before
+    they were read: ``count`` records that no run will ever aggregate."""
+
+    topic: str
+    partition: int
+    first: int
+    last: int
+
+    @property
+    def count(self) -> int:
+        return self.last - self.first + 1
+
+    def as_dict(self) -> dict[str, str | int]:
+        return {
+            "topic": self.topic,
+            "partition": self.partition,
+            "first": self.first,
+            "last": self.last,
+            "count": self.count,
+        }
+
+
+@dataclass(frozen=True)
 class OffsetRange:
-    """Records ``[start, end)`` of every partition of every topic in it."""
+    """Records ``[start, end)`` of every partition of every topic in it; ``gaps`` are
+    the records before ``start`` that were due but deleted before they were read."""
 
     start: Offsets
     end: Offsets
+    gaps: tuple[OffsetGap, ...] = ()
 
     @property
     def records(self) -> int:
@@ -63,6 +89,10 @@ def plan_range(
     per partition. ``from_timestamp_ms`` or ``from_offset`` replace the start (a replay);
     both are clamped to what the partition still holds. Topics that do not exist yet
     are left out; partitions with nothing new are kept with start == end.
+
+    A ``committed`` offset below the partition's log start means retention deleted
+    records before any run read them: the range starts at the log start and the lost
+    records are reported in ``gaps`` (never silently; a replay reports none).
     """
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     try:
@@ -83,6 +113,7 @@ def plan_range(
 
     start: Offsets = {}
     end: Offsets = {}
+    gaps: list[OffsetGap] = []
     for tp in partitions:
         key = str(tp.partition)
         low, high = earliest[tp], latest[tp]
@@ -93,10 +124,37 @@ def plan_range(
             begin = from_offset
         else:
             begin = committed.get(tp.topic, {}).get(key, low)
+            if begin < low:
+                gaps.append(OffsetGap(tp.topic, tp.partition, first=begin, last=low - 1))
         begin = min(max(begin, low), high)
         stop = high
         if max_records_per_partition is not None:
             stop = min(high, begin + max_records_per_partition)
         start.setdefault(tp.topic, {})[key] = begin
         end.setdefault(tp.topic, {})[key] = stop
-    return OffsetRange(start=start, end=end)
+    return OffsetRange(start=start, end=end, gaps=tuple(gaps))
+
+
+def clamp_to_log_start(offsets: OffsetRange, *, bootstrap: list[str]) -> OffsetRange:
+    """``offsets`` with every start raised to what its partition still holds: the
+    records retention deleted since the range was planned (a batch being redone) are
+    reported in ``gaps`` instead of being read."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    try:
+        partitions = [
+            TopicPartition(topic, int(partition))
+            for topic, ends in offsets.end.items()
+            for partition, end in ends.items()
+            if end > offsets.start[topic][partition]
+        ]
+        earliest = consumer.beginning_offsets(partitions) if partitions else {}
+    finally:
+        consumer.close()
+    start = {topic: dict(partitions) for topic, partitions in offsets.start.items()}
+    gaps = list(offsets.gaps)
+    for tp, low in sorted(earliest.items(), key=lambda item: (item[0].topic, item[0].partition)):
+        begin, end = start[tp.topic][str(tp.partition)], offsets.end[tp.topic][str(tp.partition)]
+        if begin < low:
+            gaps.append(OffsetGap(tp.topic, tp.partition, first=begin, last=min(low, end) - 1))
+            start[tp.topic][str(tp.partition)] = min(low, end)
+    return OffsetRange(start=start, end=offsets.end, gaps=tuple(gaps))

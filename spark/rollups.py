@@ -5,7 +5,12 @@ A rollup row is keyed like the Cassandra ``rollups`` table: a partition per
 (project_id, name, metric, granularity, period), clustered by (bucket, category).
 
 - ``metric`` is ``"events"`` (``count`` and ``uniques`` filled) or
-  ``"property:<dotted path>"`` (``count``, ``sum``, ``min`` and ``max`` filled).
+  ``"property:<dotted path>"`` (``count``, ``exact_sum``, ``exact_min`` and
+  ``exact_max`` filled). The three are exact decimals as text (``spark/exact.py``):
+  any size, any number of digits, never rounded, never overflowing. They are
+  computed by Python UDFs on the same functions the raw-event scan uses, so both
+  paths give the identical number. Rows written before them hold the legacy
+  ``sum``, ``min`` and ``max`` decimals instead, which are read as a fallback.
 - ``category`` is one of the event categories, or ``"all"`` for every category
   together (unique users cannot be summed across categories, so they get a row).
 - ``period`` bounds the partition: the month (``2026-11``) for hourly buckets,
@@ -19,10 +24,16 @@ bucket, and only users not seen before add to ``uniques``.
 
 from __future__ import annotations
 
+from pyspark import cloudpickle
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
+from pyspark.sql import types as T
 
-from spark.envelopes import NUMBER
+from spark import exact
+
+# Ship spark.exact to the Python workers with the UDFs, so executors need not have
+# this repository on their path (a standalone cluster).
+cloudpickle.register_pickle_by_value(exact)
 
 ALL = "all"
 EVENTS_METRIC = "events"
@@ -31,7 +42,11 @@ GRANULARITIES = ("hour", "day")
 PERIOD_FORMAT = {"hour": "yyyy-MM", "day": "yyyy", "month": "yyyy"}
 
 ROLLUP_KEY = ["project_id", "name", "metric", "granularity", "period", "bucket", "category"]
-ROLLUP_COLUMNS = [*ROLLUP_KEY, "count", "uniques", "sum", "min", "max"]
+STATS = ["exact_sum", "exact_min", "exact_max"]
+ROLLUP_COLUMNS = [*ROLLUP_KEY, "count", "uniques", *STATS]
+# What a stored row may hold: ROLLUP_COLUMNS and the legacy decimal statistics.
+LEGACY_STATS = {"exact_sum": "sum", "exact_min": "min", "exact_max": "max"}
+STORED_COLUMNS = [*ROLLUP_COLUMNS, *LEGACY_STATS.values()]
 MEMBER_KEY = ["project_id", "name", "granularity", "bucket", "category", "distinct_id"]
 
 
@@ -55,14 +70,34 @@ def _each_category_and_all(rows: DataFrame) -> DataFrame:
     return rows.unionByName(rows.withColumn("category", F.lit(ALL)))
 
 
+_STATS_TYPE = T.StructType([T.StructField(name, T.StringType()) for name in STATS])
+# (sums, mins, maxes) arrays of decimal text -> struct(exact_sum, exact_min, exact_max).
+_combine = F.udf(exact.combine, _STATS_TYPE)
+
+
+def _exact_stats(sums: Column, mins: Column, maxes: Column) -> list[Column]:
+    """exact_sum, exact_min and exact_max of arrays of partial decimal texts."""
+    combined = _combine(sums, mins, maxes)
+    return [combined[name].alias(name) for name in STATS]
+
+
+def with_legacy_stats(stored: DataFrame) -> DataFrame:
+    """``stored`` rollup rows with each missing exact statistic taken from its legacy
+    decimal column (rows written before the exact columns existed)."""
+    for name, legacy in LEGACY_STATS.items():
+        if legacy in stored.columns:
+            stored = stored.withColumn(
+                name, F.coalesce(F.col(name), F.col(legacy).cast("string"))
+            ).drop(legacy)
+    return stored
+
+
 def _typed(rows: DataFrame) -> DataFrame:
     return rows.select(
         *ROLLUP_KEY,
         F.col("count").cast("long"),
         F.col("uniques").cast("long"),
-        F.col("sum").cast(NUMBER),
-        F.col("min").cast(NUMBER),
-        F.col("max").cast(NUMBER),
+        *[F.col(name).cast("string") for name in STATS],
     )
 
 
@@ -94,20 +129,19 @@ def delta_rollups(
         *ROLLUP_KEY,
         "count",
         F.coalesce("uniques", F.lit(0)).alias("uniques"),
-        F.lit(None).alias("sum"),
-        F.lit(None).alias("min"),
-        F.lit(None).alias("max"),
+        *[F.lit(None).alias(name) for name in STATS],
     )
     numbers = rows.select(*group, F.explode("numeric_properties").alias("path", "value"))
     property_rows = (
         numbers.withColumn("metric", F.concat(F.lit(PROPERTY_PREFIX), F.col("path")))
         .groupBy(*group, "metric")
-        .agg(
-            F.count("value").alias("count"),
+        .agg(F.count("value").alias("count"), F.collect_list("value").alias("values"))
+        .select(
+            *group,
+            "metric",
+            "count",
             F.lit(None).alias("uniques"),
-            F.sum("value").alias("sum"),
-            F.min("value").alias("min"),
-            F.max("value").alias("max"),
+            *_exact_stats(F.col("values"), F.col("values"), F.col("values")),
         )
     )
     return _typed(event_rows).unionByName(_typed(property_rows))
@@ -116,13 +150,15 @@ def delta_rollups(
 def merge_rollups(delta: DataFrame, current: DataFrame, *, batch_id: int) -> DataFrame:
     """The rows to write: ``current`` plus ``delta``, stamped with ``batch_id``.
 
-    ``current`` holds the stored rows (ROLLUP_COLUMNS and ``batch_id``) of the
-    delta's keys, or none. A stored row already stamped with ``batch_id`` already
-    includes this batch and is written back unchanged.
+    ``current`` holds the stored rows (ROLLUP_COLUMNS, optionally the legacy
+    statistics, and ``batch_id``) of the delta's keys, or none. A stored row already
+    stamped with ``batch_id`` already includes this batch and is written back
+    unchanged. Sums, minima and maxima combine exactly (``spark.exact.combine``).
     """
+    current = with_legacy_stats(current)
     c = current.select(
         *ROLLUP_KEY,
-        *[F.col(k).alias(f"c_{k}") for k in ["count", "uniques", "sum", "min", "max", "batch_id"]],
+        *[F.col(k).alias(f"c_{k}") for k in ["count", "uniques", *STATS, "batch_id"]],
     )
     joined = delta.join(c, ROLLUP_KEY, "left")
     applied = F.col("c_batch_id") == F.lit(batch_id)
@@ -131,12 +167,14 @@ def merge_rollups(delta: DataFrame, current: DataFrame, *, batch_id: int) -> Dat
         total = F.coalesce(F.col(f"c_{name}"), F.lit(0)) + F.col(name)
         return F.when(F.col(name).isNull(), F.col(f"c_{name}")).otherwise(total)
 
+    def pair(name: str) -> Column:
+        return F.array(F.col(f"c_{name}"), F.col(name))
+
+    stats = _combine(pair("exact_sum"), pair("exact_min"), pair("exact_max"))
     merged = {
         "count": add("count"),
         "uniques": add("uniques"),
-        "sum": add("sum"),
-        "min": F.least(F.col("c_min"), F.col("min")),
-        "max": F.greatest(F.col("c_max"), F.col("max")),
+        **{name: stats[name] for name in STATS},
     }
     return _typed(
         joined.select(
@@ -152,19 +190,28 @@ def merge_rollups(delta: DataFrame, current: DataFrame, *, batch_id: int) -> Dat
 def months_from_days(day_rows: DataFrame) -> DataFrame:
     """Monthly rollups derived from daily ones, where that is exact.
 
-    Counts and sums add up and minima and maxima combine, so those are exact;
-    unique users do not add up across days, so a monthly row's ``uniques`` is null.
+    Counts and sums add up and minima and maxima combine (exactly, as
+    ``spark.exact.combine``), so those are exact; unique users do not add up across
+    days, so a monthly row's ``uniques`` is null.
     """
     grouped = (
-        day_rows.where(F.col("granularity") == "day")
+        with_legacy_stats(day_rows.where(F.col("granularity") == "day"))
         .withColumn("bucket", F.date_trunc("month", F.col("bucket")))
         .groupBy("project_id", "name", "metric", "bucket", "category")
         .agg(
             F.sum("count").alias("count"),
             F.lit(None).alias("uniques"),
-            F.sum("sum").alias("sum"),
-            F.min("min").alias("min"),
-            F.max("max").alias("max"),
+            *[F.collect_list(name).alias(f"{name}_parts") for name in STATS],
+        )
+        .select(
+            "project_id",
+            "name",
+            "metric",
+            "bucket",
+            "category",
+            "count",
+            "uniques",
+            *_exact_stats(*[F.col(f"{name}_parts") for name in STATS]),
         )
         .withColumn("granularity", F.lit("month"))
         .withColumn("period", F.date_format("bucket", PERIOD_FORMAT["month"]))

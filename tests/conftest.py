@@ -135,3 +135,28 @@ def spark():
     session = get_session()
     yield session
     session.stop()
+
+
+@pytest.fixture(autouse=True)
+def _no_failed_authentications_counted(request):
+    """Tests that use the database (every API test) start and end with no failed key
+    authentications counted for the test client's address, so bad keys sent by one test
+    never turn another's requests into 429s (AUTH_FAILURE_RATE_LIMIT stays in force)."""
+    database_fixtures = {"db", "transactional_db", "live_server"}
+    if request.node.get_closest_marker("django_db") is None and not (
+        database_fixtures & set(request.fixturenames)
+    ):
+        yield
+        return
+    from events.throttling import reset_auth_failures
+
+    reset_auth_failures("127.0.0.1")
+    yield
+    reset_auth_failures("127.0.0.1")
+
+
+@pytest.fixture(autouse=True)
+def _no_query_rate_limit(settings):
+    """In-process tests query far faster than any client (a cached answer takes a few
+    milliseconds), so QUERY_RATE_LIMIT is off for them; its own test sets a limit."""
+    settings.QUERY_RATE_LIMIT = (0, 1)

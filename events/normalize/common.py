@@ -156,3 +156,33 @@ def check_tree(tree: dict[str, Any], *, path: str, limits: Limits, problems: Pro
             path or EVENT,
             f"has {count} properties, exceeding the limit of {limits.max_properties}",
         )
+
+
+def check_paths(tree: dict[str, Any], *, path: str, problems: Problems) -> None:
+    """Reject two properties that spell the same dotted path.
+
+    A key holding a dot is a dotted path, like nesting (``{"a.b": 1}`` is ``a.b``, as
+    ``{"a": {"b": 1}}`` is): rollups, filters and group_by all address it so. Both
+    at once (``{"a.b": 1, "a": {"b": 2}}``) would give one path two values, so the
+    event is refused with the path named. ``path`` prefixes error fields.
+    """
+    seen: set[str] = set()
+
+    def walk(node: dict, prefix: str) -> None:
+        for key, child in node.items():
+            if not isinstance(key, str):
+                continue
+            dotted = f"{prefix}{key}"
+            if dotted in seen:
+                field = f"{path}.{dotted}" if path else dotted
+                problems.add(
+                    field,
+                    "is given twice, as a key holding a dot and as nested properties; "
+                    "use one or the other",
+                )
+                continue
+            seen.add(dotted)
+            if isinstance(child, dict):
+                walk(child, f"{dotted}.")
+
+    walk(tree, "")

@@ -25,7 +25,7 @@ from events.envelope import Envelope, new_event_id, to_utc_ms
 from events.limits import Limits
 
 from .category import keen_sdk_category
-from .common import Problems, check_tree, event_object, optional_string
+from .common import Problems, check_paths, check_tree, event_object, optional_string
 from .timestamps import check_time, parse_time
 
 MAX_COLLECTION_LENGTH = 64
@@ -110,6 +110,7 @@ def normalize_keen(
 
     properties = {key: value for key, value in event.items() if key != "keen"}
     check_tree(properties, path="", limits=limits, problems=problems)
+    check_paths(properties, path="", problems=problems)
 
     problems.raise_if_any()
     return Envelope(

@@ -24,7 +24,15 @@ from events.envelope import CATEGORIES, Envelope, new_event_id, to_utc_ms
 from events.limits import Limits
 
 from .category import infer_category
-from .common import Problems, check_tree, event_object, optional_object, optional_string
+from .common import (
+    EVENT,
+    Problems,
+    check_paths,
+    check_tree,
+    event_object,
+    optional_object,
+    optional_string,
+)
 from .timestamps import check_time, parse_time
 
 NATIVE_FIELDS = (
@@ -58,7 +66,9 @@ def normalize_native(
 
     for key in event:
         if key not in NATIVE_FIELDS:
-            problems.add(str(key), f"unknown field; expected one of {', '.join(NATIVE_FIELDS)}")
+            problems.add(  # an empty key is named as the event's
+                str(key) or EVENT, f"unknown field; expected one of {', '.join(NATIVE_FIELDS)}"
+            )
 
     name = None
     if event.get("name") is None:
@@ -87,6 +97,7 @@ def normalize_native(
     properties = optional_object(event, "properties", problems=problems)
     context = optional_object(event, "context", problems=problems)
     check_tree(properties, path="properties", limits=limits, problems=problems)
+    check_paths(properties, path="properties", problems=problems)
     check_tree(context, path="context", limits=limits, problems=problems)
 
     problems.raise_if_any()

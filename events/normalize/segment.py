@@ -20,7 +20,9 @@ Mapping (null counts as absent; unknown fields such as ``writeKey``, ``integrati
 - timestamp: ``t`` = ``timestamp``, else ``originalTimestamp``; ``sentAt`` from the
   message, else from the batch. With ``t`` and ``sentAt``:
   ``received_at - (sentAt - t)`` (Segment's clock-skew correction); ``t`` alone is used
-  as is; without ``t``, ``received_at``. The result must pass the timestamp bounds.
+  as is; without ``t``, ``received_at``. The result must pass the timestamp bounds (a
+  correction beyond the calendar, ``t`` and ``sentAt`` at its opposite ends, is an
+  error on ``t``'s field, rejecting that message only).
 - category: inferred from the context (see ``category``).
 """
 
@@ -36,6 +38,7 @@ from events.limits import Limits
 from .category import infer_category
 from .common import (
     Problems,
+    check_paths,
     check_tree,
     checked_string,
     event_object,
@@ -170,6 +173,7 @@ def _properties(
     if source is not None:
         properties = dict(optional_object(message, source, problems=problems))
         check_tree(properties, path=source, limits=limits, problems=problems)
+        check_paths(properties, path=source, problems=problems)
     for key in _EXTRA_FIELDS.get(kind or "", ()):
         value = message.get(key)
         if value is None:
@@ -221,7 +225,15 @@ def _timestamp(
     if client_time is None:
         return received_at
     if sent_at is not None:
-        client_time = received_at - (sent_at - client_time)
+        try:
+            client_time = received_at - (sent_at - client_time)
+        except OverflowError:  # the two at opposite ends of the calendar
+            problems.add(
+                field,
+                f"with {sent_field}, the clock-skew correction received_at - ({sent_field}"
+                f" - {field}) falls outside the years 1 to 9999",
+            )
+            return received_at
     if not check_time(
         client_time, field=field, received_at=received_at, limits=limits, problems=problems
     ):

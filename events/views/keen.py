@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from urllib.parse import unquote
+
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
-from rest_framework.exceptions import ParseError
+from rest_framework.exceptions import ParseError, ValidationError
 from rest_framework.response import Response
 
 from ..auth import KeenKeyAuthentication
@@ -29,6 +31,11 @@ class KeenEventView(KeenView):
 
     @extend_schema(request=dict, responses={201: dict})
     def post(self, request, project_id: str, collection: str):
+        if not _utf8_name(collection):
+            raise ValidationError(
+                "collection: the URL path is not valid UTF-8 (%-escapes of a lone surrogate "
+                "or of broken UTF-8 cannot name a collection)"
+            )
         self.accept(
             [request.data], normalize_keen, indexed=False, collection=collection, sdk=self.sdk
         )
@@ -55,6 +62,17 @@ class KeenBatchView(KeenView):
             report[collection] = [_report(failures.get(index)) for index in range(len(events))]
         enqueue(accepted, limits=self.limits)
         return Response(report)
+
+
+def _utf8_name(collection: str) -> bool:
+    """False if ``collection`` holds %-escapes of bytes that are not UTF-8: Django hands
+    the view a path's broken bytes re-escaped (``%ED%A0%80``, a lone surrogate), which
+    would otherwise pass for an ASCII name."""
+    try:
+        unquote(collection, errors="strict")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _report(error: EventError | None) -> dict:

@@ -43,8 +43,8 @@ from spark.envelopes import EVENT_COLUMNS, invalid_records, parse_records, valid
 from spark.offsets import OffsetRange, plan_range
 from spark.rollups import (
     MEMBER_KEY,
-    ROLLUP_COLUMNS,
     ROLLUP_KEY,
+    STORED_COLUMNS,
     delta_rollups,
     members,
     merge_rollups,
@@ -57,6 +57,10 @@ BUCKET_USERS_TABLE = "bucket_users"
 ROLLUPS_TABLE = "rollups"
 
 Progress = Callable[[str], None]
+# Called right before each write: raises to stop the run (it no longer holds its
+# lease), or returns the write timestamp (microseconds) the write must carry, None
+# for Cassandra's own (the time of the write).
+WriteGuard = Callable[[], int | None]
 
 
 @dataclass
@@ -169,10 +173,20 @@ def lookup(spark: SparkSession, keys: DataFrame, *, keyspace: str, table: str) -
     return keys.join(stored, keys.columns)
 
 
-def write_table(rows: DataFrame, *, keyspace: str, table: str) -> None:
-    """Upsert ``rows`` into a Cassandra table (null cells are not written)."""
+def write_table(
+    rows: DataFrame, *, keyspace: str, table: str, timestamp: int | None = None
+) -> None:
+    """Upsert ``rows`` into a Cassandra table (null cells are not written).
+
+    ``timestamp`` (microseconds) is the cells' write time (``USING TIMESTAMP``): a cell
+    keeps the value of the write with the highest timestamp, whatever order writes
+    arrive in, which is how a fenced run's late writes lose to a newer run's.
+    """
+    options = {"spark.cassandra.output.ignoreNulls": "true"}
+    if timestamp is not None:
+        options["spark.cassandra.output.timestamp"] = str(timestamp)
     rows.write.format(CASSANDRA).mode("append").options(
-        keyspace=keyspace, table=table, **{"spark.cassandra.output.ignoreNulls": "true"}
+        keyspace=keyspace, table=table, **options
     ).save()
 
 
@@ -196,8 +210,13 @@ def run(
     dlq_topic: str,
     driver_read_max_records: int = DRIVER_READ_MAX_RECORDS,
     progress: Progress = lambda _message: None,
+    guard: WriteGuard = lambda: None,
 ) -> AggregationResult:
-    """Aggregate the records of ``offsets`` as batch ``batch_id``; see the module docstring."""
+    """Aggregate the records of ``offsets`` as batch ``batch_id``; see the module docstring.
+
+    ``guard`` is called right before every write (DLQ, event ids, raw events, bucket
+    users, rollups) and gives each Cassandra write its timestamp.
+    """
     result = AggregationResult(records_read=offsets.records)
     if result.records_read == 0:
         progress("no new records")
@@ -218,6 +237,7 @@ def run(
     result.invalid = invalid.count()
     if result.invalid:
         progress(f"sending {result.invalid} invalid records to {dlq_topic}")
+        guard()
         write_dlq(invalid, bootstrap=bootstrap, topic=dlq_topic)
 
     batch = dedupe_batch(valid_events(parsed)).select(*EVENT_COLUMNS)
@@ -233,8 +253,9 @@ def run(
         stamped.select("project_id", "event_id", "name", "day", "batch_id"),
         keyspace=keyspace,
         table=EVENT_IDS_TABLE,
+        timestamp=guard(),
     )
-    write_table(stamped, keyspace=keyspace, table=RAW_EVENTS_TABLE)
+    write_table(stamped, keyspace=keyspace, table=RAW_EVENTS_TABLE, timestamp=guard())
 
     progress("finding users new to their buckets")
     batch_members = keep(members(new))
@@ -244,14 +265,15 @@ def run(
         new_members.withColumn("batch_id", F.lit(batch_id).cast("long")),
         keyspace=keyspace,
         table=BUCKET_USERS_TABLE,
+        timestamp=guard(),
     )
 
     delta = keep(delta_rollups(new, new_members))
-    current = stored(delta.select(*ROLLUP_KEY), ROLLUPS_TABLE).select(*ROLLUP_COLUMNS, "batch_id")
+    current = stored(delta.select(*ROLLUP_KEY), ROLLUPS_TABLE).select(*STORED_COLUMNS, "batch_id")
     merged = keep(merge_rollups(delta, current, batch_id=batch_id))
     result.rollup_rows = merged.count()
     progress(f"writing {result.rollup_rows} rollup rows")
-    write_table(merged, keyspace=keyspace, table=ROLLUPS_TABLE)
+    write_table(merged, keyspace=keyspace, table=ROLLUPS_TABLE, timestamp=guard())
     result.day_partitions = [
         (row.project_id, row.name, row.metric, row.period)
         for row in merged.where(F.col("granularity") == "day")

@@ -17,8 +17,17 @@ from spark.rollups import months_from_days
 DayPartition = tuple[str, str, str, str]  # project_id, name, metric, period (year)
 
 
-def run(spark: SparkSession, *, day_partitions: list[DayPartition], keyspace: str) -> int:
-    """Rewrite the monthly rollups of ``day_partitions``; return the rows written."""
+def run(
+    spark: SparkSession,
+    *,
+    day_partitions: list[DayPartition],
+    keyspace: str,
+    timestamp: int | None = None,
+) -> int:
+    """Rewrite the monthly rollups of ``day_partitions``; return the rows written.
+
+    ``timestamp`` is the write time of the rows (see ``aggregate.write_table``).
+    """
     if not day_partitions:
         return 0
     keys = spark.createDataFrame(
@@ -29,7 +38,7 @@ def run(spark: SparkSession, *, day_partitions: list[DayPartition], keyspace: st
     months = months_from_days(days).persist()
     try:
         written = months.count()
-        write_table(months, keyspace=keyspace, table=ROLLUPS_TABLE)
+        write_table(months, keyspace=keyspace, table=ROLLUPS_TABLE, timestamp=timestamp)
         return written
     finally:
         months.unpersist()

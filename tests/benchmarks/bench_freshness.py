@@ -40,6 +40,7 @@ ENV = {
     "CELERY_DEFAULT_QUEUE": f"bench-{uuid.uuid4().hex[:6]}",
     "AGGREGATION_QUEUE": f"bench-aggregation-{uuid.uuid4().hex[:6]}",
     "INGEST_RATE_LIMIT": "0",
+    "QUERY_RATE_LIMIT": "0",
 }
 os.environ |= ENV
 NAME = "page viewed"

@@ -83,7 +83,7 @@ def test_to_record_is_exact_and_json_serialisable() -> None:
         "properties": {"total": 9.5, "items": [{"sku": "a"}], "user": {"id": 7}},
         "context": {"library": {"name": "analytics.js"}},
         "source": "segment",
-        "numeric_properties": {"total": 9.5, "user.id": 7},
+        "numeric_properties": {"total": "9.5", "user.id": "7"},
     }
     assert json.loads(json.dumps(record)) == record
 
@@ -206,3 +206,17 @@ def test_current_limits_reads_settings(settings) -> None:
     assert current_limits() == Limits(max_batch_events=10, max_property_depth=3)
     settings.EVENT_LIMITS = {}
     assert current_limits() == Limits()
+
+
+def test_numeric_leaves_are_the_exact_text_of_every_number_by_dotted_path() -> None:
+    """Issue 12: numbers travel as their JSON text, so the aggregation job reads the very
+    decimal the raw scan reads (old code: Python numbers, which Spark re-printed and
+    decimal(38, 9) rounded or dropped); a key holding a dot is that dotted path."""
+    from events.envelope import numeric_leaves
+
+    tree = {"big": 10**40 + 1, "max": 1e308, "tiny": 5e-324, "digits": 0.1234567890123456,
+            "flag": True, "a.b": 2, "c": {"d": -0.0, "s": "12", "l": [1]}}  # fmt: skip
+    assert numeric_leaves(tree) == {
+        "big": str(10**40 + 1), "max": "1e+308", "tiny": "5e-324",
+        "digits": "0.1234567890123456", "a.b": "2", "c.d": "-0.0",
+    }  # fmt: skip

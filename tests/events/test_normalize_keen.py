@@ -66,7 +66,7 @@ def test_plain_event() -> None:
         "properties": {"item": "golden widget", "price": 9.99, "user": {"name": "Ann"}},
         "context": {},
         "source": "keen",
-        "numeric_properties": {"price": 9.99},
+        "numeric_properties": {"price": "9.99"},
     }
 
 
@@ -298,5 +298,5 @@ def test_event_serialised_by_the_keen_python_client() -> None:
         "properties": {"user": {"id": "u9"}, "amount": 3},
         "context": {},
         "source": "keen",
-        "numeric_properties": {"amount": 3},
+        "numeric_properties": {"amount": "3"},
     }

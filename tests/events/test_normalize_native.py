@@ -78,7 +78,7 @@ def test_full_event_is_kept_exactly() -> None:
         "properties": {"total": 19.99, "items": [{"sku": "a", "qty": 2}], "coupon": None},
         "context": {"ip": "10.0.0.1", "library": {"name": "analytics.js"}},
         "source": "native",
-        "numeric_properties": {"total": 19.99},
+        "numeric_properties": {"total": "19.99"},
     }
 
 
@@ -417,3 +417,18 @@ def test_non_finite_numbers_are_rejected() -> None:
         (None, "properties.a", "must be a finite number"),
         (None, "properties.b[0]", "must be a finite number"),
     ]
+
+
+def test_a_dotted_key_and_the_same_nested_path_are_refused_naming_the_path() -> None:
+    """Issue 12: {"a.b": 1} and {"a": {"b": 2}} are both the path a.b (rollups and
+    filters); one event giving that path two values is refused (old code: accepted)."""
+    message = (
+        "is given twice, as a key holding a dot and as nested properties; use one or the other"
+    )
+    assert errors_of({"name": "x", "properties": {"a": {"b": 2}, "a.b": 1}}) == [
+        (None, "properties.a.b", message)
+    ]
+    # Either alone is fine, and so are paths that only share a prefix.
+    assert normalize({"name": "x", "properties": {"a.b": 1, "a": {"c": 2}}}).properties == {
+        "a.b": 1, "a": {"c": 2},
+    }  # fmt: skip

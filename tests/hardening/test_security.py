@@ -4,7 +4,9 @@ a staff-only admin with CSRF, and rate limits per key."""
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import json
+import uuid
 
 import pytest
 from django.test import Client
@@ -50,22 +52,156 @@ def test_a_key_never_reaches_another_projects_paths(project_keys, other_project,
         assert response.status_code in (403, 404), (method, path, response.status_code)
 
 
+DAY = dt.datetime(2026, 9, 29, tzinfo=dt.UTC)
+FRAME = {"start": "2026-09-29T00:00:00Z", "end": "2026-09-30T00:00:00Z"}
+
+
+def _event(name: str, user: str, hour: int, category: str = "web", **properties) -> dict:
+    return {
+        "event_id": str(uuid.uuid4()), "name": name, "category": category,
+        "distinct_id": user, "timestamp": DAY + dt.timedelta(hours=hour, minutes=5),
+        "properties": properties,
+    }  # fmt: skip
+
+
+# Same event names, hours and property names in both projects, different numbers and users:
+# any leak of one project's rows into the other's answer changes that answer.
+SEEDS = {
+    "a": [
+        _event("signup", "alice", 1), _event("signup", "ann", 2),
+        _event("purchase", "alice", 3, amount=10), _event("purchase", "alice", 3, amount=20),
+        _event("purchase", "ann", 5, amount=30),
+    ],
+    "b": [
+        _event("signup", "bob", 1), _event("signup", "ben", 1), _event("signup", "bea", 2),
+        _event("purchase", "bob", 3, amount=100), _event("purchase", "bob", 4, amount=200),
+        _event("purchase", "bea", 5, "mobile", amount=300),
+        _event("purchase", "bea", 5, "mobile", amount=400),
+        _event("purchase", "zed", 3, amount=500),  # no signup: not in the funnel
+    ],
+}  # fmt: skip
+
+
+def _known_answers(events: list[dict]) -> dict[str, object]:
+    """Each query's answer over ``events`` alone, computed in plain Python."""
+    purchases = [e for e in events if e["name"] == "purchase"]
+    hourly = [0] * 24
+    for event in purchases:
+        hourly[event["timestamp"].hour] += 1
+    signed_up = {e["distinct_id"]: e["timestamp"] for e in events if e["name"] == "signup"}
+    bought = {
+        e["distinct_id"] for e in purchases
+        if e["distinct_id"] in signed_up and e["timestamp"] >= signed_up[e["distinct_id"]]
+    }  # fmt: skip
+    by_category: dict[str, int] = {}
+    for event in purchases:
+        by_category[event["category"]] = by_category.get(event["category"], 0) + 1
+    amounts = [e["properties"]["amount"] for e in purchases]
+    return {
+        "count": len(purchases),
+        "hourly": hourly,
+        "sum": sum(amounts),
+        "filtered": sum(1 for a in amounts if a > 15),
+        "group_by": [{"category": c, "result": n} for c, n in sorted(by_category.items())],
+        "funnel": [len(signed_up), len(bought)],
+        "multi": {"n": len(purchases), "total": sum(amounts)},
+        "unique": sorted({e["distinct_id"] for e in purchases}),
+    }
+
+
+QUERIES: dict[str, tuple[str, dict]] = {
+    # answered from the rollups
+    "count": ("count", {"event_collection": "purchase"}),
+    "hourly": ("count", {"event_collection": "purchase", "interval": "hourly"}),
+    "sum": ("sum", {"event_collection": "purchase", "target_property": "amount"}),
+    # answered by scanning raw events
+    "filtered": ("count", {"event_collection": "purchase", "filters": json.dumps(
+        [{"property_name": "amount", "operator": "gt", "property_value": 15}])}),
+    "group_by": ("count", {"event_collection": "purchase", "group_by": "category"}),
+    "unique": ("select_unique", {"event_collection": "purchase",
+                                 "target_property": "distinct_id"}),
+    # compound
+    "funnel": ("funnel", {"steps": json.dumps([
+        {"event_collection": "signup", "actor_property": "distinct_id"},
+        {"event_collection": "purchase", "actor_property": "distinct_id"}])}),
+    "multi": ("multi_analysis", {"event_collection": "purchase", "analyses": json.dumps(
+        {"n": {"analysis_type": "count"},
+         "total": {"analysis_type": "sum", "target_property": "amount"}})}),
+}  # fmt: skip
+
+
+def _result(query: str, body: dict) -> object:
+    if query == "hourly":
+        return [bucket["value"] for bucket in body["result"]]
+    return body["result"]
+
+
+@pytest.fixture
+def two_projects(spark, topic_prefix, project_keys, other_project):
+    """Projects A (``project_keys``) and B (``other_project``), each with its own events,
+    produced to Kafka and aggregated together in one real run."""
+    from insights.aggregation import run_aggregation
+    from tests.insights.test_aggregation import produce
+
+    produce(topic_prefix, SEEDS["a"], project_keys["project_id"])
+    produce(topic_prefix, SEEDS["b"], other_project["project_id"])
+    run = run_aggregation()
+    assert run.events_written == len(SEEDS["a"]) + len(SEEDS["b"]), run
+    return {"a": project_keys, "b": other_project}
+
+
+def test_every_query_path_answers_with_the_keys_project_only(two_projects) -> None:
+    """Rollups, raw scans, funnel, multi_analysis and select_unique, on the Keen and the
+    native endpoints: A's read key gets exactly A's answers, B's exactly B's, and A's key
+    on B's Keen URL is refused without B's numbers."""
+    known = {side: _known_answers(SEEDS[side]) for side in ("a", "b")}
+    assert all(known["a"][q] != known["b"][q] for q in QUERIES)  # a leak would show
+    client = APIClient()
+    for side in ("a", "b"):
+        keys = two_projects[side]
+        for query, (analysis, params) in QUERIES.items():
+            params = {**params, "timeframe": json.dumps(FRAME)}
+            keen = client.get(
+                f"/3.0/projects/{keys['project_id']}/queries/{analysis}", params,
+                HTTP_AUTHORIZATION=keys["read_key"],
+            )  # fmt: skip
+            assert keen.status_code == 200, (side, query, keen.content)
+            assert _result(query, keen.json()) == known[side][query], (side, query, "keen")
+            native = client.get(
+                f"/api/v1/insights/{analysis}", params,
+                HTTP_AUTHORIZATION=f"Bearer {keys['read_key']}",
+            )  # fmt: skip
+            assert native.status_code == 200, (side, query, native.content)
+            assert _result(query, native.json()) == known[side][query], (side, query, "native")
+
+    a, b = two_projects["a"], two_projects["b"]
+    for query, (analysis, params) in QUERIES.items():
+        params = {**params, "timeframe": json.dumps(FRAME)}
+        for kind in KINDS:
+            refused = client.get(
+                f"/3.0/projects/{b['project_id']}/queries/{analysis}", params,
+                HTTP_AUTHORIZATION=a[kind],
+            )  # fmt: skip
+            assert refused.status_code in (403, 404), (query, kind, refused.status_code)
+            assert "result" not in refused.json(), (query, kind)
+
+
 @pytest.mark.parametrize("kind", KINDS)
-def test_query_answers_only_ever_see_the_keys_project(project_keys, other_project, kind) -> None:
+def test_query_answers_only_ever_see_the_keys_project(two_projects, kind) -> None:
     """The native endpoints take the project from the key: a query with B's project id
     in any parameter still reads A's data (or is refused for a write key)."""
-    client = APIClient()
-    response = client.get(
+    a, b = two_projects["a"], two_projects["b"]
+    response = APIClient().get(
         "/api/v1/insights/count",
-        {"event_collection": "x", "timeframe": "this_1_days",
-         "project_id": other_project["project_id"]},
-        HTTP_AUTHORIZATION=f"Bearer {project_keys[kind]}",
+        {"event_collection": "purchase", "timeframe": json.dumps(FRAME),
+         "project_id": b["project_id"], "api_key": b["read_key"]},
+        HTTP_AUTHORIZATION=f"Bearer {a[kind]}",
     )  # fmt: skip
     if kind == "write_key":
         assert response.status_code == 403
     else:
         assert response.status_code == 200, response.content
-        assert response.json()["result"] == 0
+        assert response.json()["result"] == len([e for e in SEEDS["a"] if e["name"] == "purchase"])
 
 
 def test_key_kinds_are_enforced(project_keys) -> None:

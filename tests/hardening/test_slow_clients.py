@@ -1,9 +1,12 @@
-"""Slow clients are cut off by the load balancer's timeouts (docker/nginx/proxy.conf and
-the server's client_header_timeout) instead of holding a connection, and never reach
-a gunicorn worker."""
+"""Slow clients are cut off by the load balancer's timeouts instead of holding a
+connection, and never reach a gunicorn worker. The balancer runs the shipped
+docker/nginx/default.conf and proxy.conf (``render_site_conf``: loopback addresses,
+ports and a test certificate are the only substitutions), and the timeouts asserted
+are read from those files."""
 
 from __future__ import annotations
 
+import re
 import socket
 import ssl
 import subprocess
@@ -13,11 +16,20 @@ import time
 import pytest
 
 from services.localstack.install import nginx_binary
-from tests.scaleout.stack import free_port, nginx_conf, wait_for_port
+from tests.scaleout.stack import PROXY_CONF, SITE_CONF, free_port, nginx_conf, wait_for_port
 
 pytestmark = [pytest.mark.integration]
 
-TIMEOUT = 10  # client_header_timeout and client_body_timeout in the shipped config
+
+def _shipped_seconds(directive: str, path) -> int:
+    """The value, in seconds, of ``directive`` (set once, as ``Ns``) in a shipped file."""
+    values = re.findall(rf"^\s*{directive} (\d+)s;", path.read_text(), re.MULTILINE)
+    assert len(values) == 1, (directive, path, values)
+    return int(values[0])
+
+
+HEADER_TIMEOUT = _shipped_seconds("client_header_timeout", SITE_CONF)
+BODY_TIMEOUT = _shipped_seconds("client_body_timeout", PROXY_CONF)
 
 
 def _slow_client(port: int, first_bytes: bytes, result: dict) -> None:
@@ -41,9 +53,18 @@ def test_slow_headers_and_slow_bodies_are_cut_off(tmp_path) -> None:
     nginx = nginx_binary()
     assert nginx, "nginx is missing: run `make install`"
     port, nowhere = free_port(), free_port()  # no instance needed: nginx buffers first
-    balancer = subprocess.Popen(
-        [nginx, "-c", str(nginx_conf(tmp_path, port, [nowhere])), "-g", "daemon off;"]
-    )
+    conf = nginx_conf(tmp_path, port, [nowhere])
+    # What nginx actually loads: the shipped files, with their timeouts untouched.
+    dump = subprocess.run([nginx, "-T", "-c", str(conf)], capture_output=True, text=True)
+    assert dump.returncode == 0, dump.stderr
+    site = (tmp_path / "default.conf").read_text()  # rendered from SITE_CONF
+    assert f"# configuration file {tmp_path / 'default.conf'}:\n{site}" in dump.stdout
+    assert "location = /nginx-health" in site  # the shipped server blocks, not a template
+    assert f"# configuration file {PROXY_CONF}:" in dump.stdout
+    effective = re.sub(r"(?m)^\s*#.*$", "", dump.stdout)
+    assert re.findall(r"client_header_timeout (\d+)s;", effective) == [str(HEADER_TIMEOUT)]
+    assert re.findall(r"client_body_timeout (\d+)s;", effective) == [str(BODY_TIMEOUT)]
+    balancer = subprocess.Popen([nginx, "-c", str(conf), "-g", "daemon off;"])
     try:
         wait_for_port(port, balancer)
         cases = {
@@ -63,8 +84,9 @@ def test_slow_headers_and_slow_bodies_are_cut_off(tmp_path) -> None:
     finally:
         balancer.terminate()
         balancer.wait(timeout=30)
-    for name, result in results.items():
-        assert TIMEOUT - 1 <= result["seconds"] <= TIMEOUT + 5, (name, result)
+    for name, timeout in (("headers", HEADER_TIMEOUT), ("body", BODY_TIMEOUT)):
+        result = results[name]
+        assert timeout - 1 <= result["seconds"] <= timeout + 5, (name, result)
     answer = results["body"]["answer"]
     assert answer == b"" or answer.startswith(b"HTTP/1.1 408"), answer  # nothing proxied
     access_log = (tmp_path / "access.log").read_text()

@@ -9,7 +9,6 @@ from decimal import Decimal
 
 from django.db import connections
 
-NINE_PLACES = Decimal("0.000000001")
 Key = tuple[
     str, str, str, str, dt.datetime, str
 ]  # name, metric, granularity, period, bucket, category
@@ -35,7 +34,7 @@ def _numbers(properties: dict, prefix: str = "") -> dict[str, Decimal]:
         if isinstance(value, bool):
             continue
         if isinstance(value, int | float):
-            found[prefix + key] = Decimal(repr(value)).quantize(NINE_PLACES)
+            found[prefix + key] = Decimal(repr(value) if isinstance(value, float) else value)
         elif isinstance(value, dict):
             found |= _numbers(value, f"{prefix}{key}.")
     return found
@@ -76,11 +75,17 @@ def stored_rollups(project_id: str) -> dict[Key, Value]:
         f"SELECT * FROM {keyspace}.rollups WHERE project_id = %s ALLOW FILTERING", (project_id,)
     )
     return {
-        tuple(
-            r[k] for k in ("name", "metric", "granularity", "period", "bucket", "category")
-        ): tuple(r[k] for k in ("count", "uniques", "sum", "min", "max"))
+        tuple(r[k] for k in ("name", "metric", "granularity", "period", "bucket", "category")): (
+            r["count"],
+            r["uniques"],
+            *[_decimal(r[k]) for k in ("exact_sum", "exact_min", "exact_max")],
+        )
         for r in rows
     }
+
+
+def _decimal(text: str | None) -> Decimal | None:
+    return None if text is None else Decimal(text)
 
 
 def stored_event_ids(project_id: str) -> list[str]:

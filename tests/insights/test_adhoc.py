@@ -99,3 +99,40 @@ def test_group_by_order_by_and_limit() -> None:
     with pytest.raises(QueryError) as caught:
         order_and_limit(rows, None, 1)
     assert caught.value.field == "limit"
+
+
+def test_a_key_holding_a_dot_is_the_dotted_path() -> None:
+    """Issue 12: the rollups sum {"a.b": 5} as a.b, so filters must see it there too
+    (old code: MISSING). Stored events with both forms resolve to the nested one."""
+    assert lookup({"a.b": 5}, "a.b") == 5
+    assert lookup({"a": {"b.c": 6}}, "a.b.c") == 6
+    assert lookup({"a.b": {"c": 7}}, "a.b.c") == 7
+    assert lookup({"a": {"c": 1}, "a.b": 8}, "a.b") == 8
+    assert lookup({"a": {"b": 2}, "a.b": 8}, "a.b") == 2
+    assert lookup({"keen.timestamp": "x", "keen": {"timestamp": "t"}}, "keen.timestamp") == "t"
+    assert analyse("sum", [{"a.b": 5}, {"a": {"b": 7}}], "a.b", None) == 12
+
+
+def test_filters_are_type_strict() -> None:
+    """Issue 12: Keen compares types strictly: eq true does not match 1 (old code: it
+    did, since True == 1 in Python), 1 matches 1.0, and exists takes only a boolean."""
+    events = [{"f": True}, {"f": 1}, {"f": 1.0}, {"f": "1"}, {"f": [1, True]}, {"f": False}]
+
+    def chosen(operator: str, value) -> list[int]:
+        filters = parse_filters([{"property_name": "f", "operator": operator,
+                                  "property_value": value}])  # fmt: skip
+        return [i for i, e in enumerate(events) if matches(e, filters)]
+
+    assert chosen("eq", True) == [0]
+    assert chosen("eq", 1) == [1, 2]
+    assert chosen("eq", [1, True]) == [4]
+    assert chosen("eq", [True, True]) == []
+    assert chosen("ne", True) == [1, 2, 3, 4, 5]
+    assert chosen("in", [True, "1"]) == [0, 3]
+    assert chosen("in", [0]) == []  # False is not 0
+    assert chosen("contains", True) == [4]
+    assert chosen("contains", 1) == [4]
+    for value in ("yes", 1, None):
+        with pytest.raises(QueryError) as caught:
+            parse_filters([{"property_name": "f", "operator": "exists", "property_value": value}])
+        assert caught.value.field == "filters[0].property_value"

@@ -16,6 +16,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 import uuid
 
@@ -171,6 +172,25 @@ def test_invalid_records_go_to_the_dlq_and_the_rest_is_counted(
     assert dead == ["missing or invalid: project_id, name, event_time", "not a JSON event envelope"]
 
 
+def test_a_warm_session_aggregates_after_cassandra_restarts(spark, topic_prefix) -> None:
+    """The aggregation worker keeps its SparkSession (and the connector's Cassandra pool)
+    between runs; a Cassandra restart while it is idle must not fail the next run."""
+    from tests.conftest import run_stack
+
+    project = uuid.uuid4().hex
+    first = generate(20, rng=random.Random(7), start=START, hours=2)
+    produce(topic_prefix, first, project)
+    assert run_aggregation().status == JobRun.Status.SUCCEEDED  # the pool is now warm
+    for step in ("stop", "start"):
+        done = run_stack(step, "cassandra")
+        assert done.returncode == 0, done.stdout + done.stderr
+    more = generate(20, rng=random.Random(8), start=START, hours=2)
+    produce(topic_prefix, more, project)
+    run = run_aggregation()
+    assert (run.status, run.events_written) == (JobRun.Status.SUCCEEDED, 20)
+    assert stored_rollups(project) == expected_rollups(first + more)
+
+
 def test_one_run_at_a_time(topic_prefix) -> None:
     with exclusive_run(), pytest.raises(AggregationBusy):
         run_aggregation()
@@ -199,6 +219,21 @@ def _manage(*args: str, env: dict[str, str], **kwargs) -> subprocess.Popen:
     )
 
 
+def _raw_event_count(project: str, events: list[dict]) -> int:
+    """Raw-event rows stored for ``project``: a count over exactly its partitions."""
+    session = connections["cassandra"].connection.session
+    keyspace = connections["cassandra"].settings_dict["NAME"]
+    partitions = {(e["name"], e["timestamp"].astimezone(dt.UTC).date()) for e in events}
+    return sum(
+        session.execute(
+            f"SELECT count(*) AS n FROM {keyspace}.raw_events "
+            "WHERE project_id = %s AND name = %s AND day = %s",
+            (project, name, day),
+        ).one()["n"]
+        for name, day in sorted(partitions)
+    )
+
+
 def test_a_run_killed_mid_write_is_rerun_to_exact_numbers(topic_prefix, tmp_path) -> None:
     project = uuid.uuid4().hex
     events = generate(10_000, rng=random.Random(9), start=START, hours=72)
@@ -210,17 +245,33 @@ def test_a_run_killed_mid_write_is_rerun_to_exact_numbers(topic_prefix, tmp_path
     lines = []
     for line in killed.stdout:
         lines.append(line)
-        if "new events" in line:  # the raw-event write has started
-            time.sleep(1.0)
-            os.killpg(killed.pid, signal.SIGKILL)  # the process and its Spark JVM
+        if "new events" in line:  # the raw-event write is about to start
             break
+    # Keep draining its output, so a full pipe never stalls the write being watched.
+    threading.Thread(target=lambda: lines.extend(killed.stdout), daemon=True).start()
+    deadline = time.monotonic() + 120
+    while (written := _raw_event_count(project, events)) == 0:
+        assert killed.poll() is None, "".join(lines)
+        assert time.monotonic() < deadline, "no raw event written in 120s"
+        time.sleep(0.02)
+    with sqlite3.connect(tmp_path / "db.sqlite3") as db:
+        status_at_kill = db.execute("SELECT status FROM insights_jobrun").fetchall()
+    os.killpg(killed.pid, signal.SIGKILL)  # the process and its Spark JVM, mid-write
     killed.wait(timeout=30)
     assert killed.returncode == -9, "".join(lines)
+    # The kill hit the batch part-way: some raw events stored, not all, no rollups yet.
+    time.sleep(2)  # writes already on the wire land
+    after_kill = _raw_event_count(project, events)
+    print(f"\nraw events stored at the kill: {written}, after it: {after_kill} of {len(events)}")
+    assert 0 < written <= after_kill < len(events), (written, after_kill)
+    assert stored_rollups(project) == {}
+    assert status_at_kill == [("running",)]
 
     rerun = _manage("aggregate", env=env)
     output, _ = rerun.communicate(timeout=300)
     assert rerun.returncode == 0, output
     assert stored_rollups(project) == expected_rollups(events)
+    assert sorted(stored_event_ids(project)) == sorted(e["event_id"] for e in events)
 
     with sqlite3.connect(tmp_path / "db.sqlite3") as db:
         runs = db.execute(

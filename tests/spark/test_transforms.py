@@ -5,12 +5,15 @@ from __future__ import annotations
 import datetime as dt
 import json
 from decimal import Decimal
+from fractions import Fraction
 
+from spark import exact
 from spark.envelopes import EVENT_COLUMNS, invalid_records, parse_records, valid_events
 from spark.jobs.aggregate import dedupe_batch, not_seen
 from spark.rollups import (
     MEMBER_KEY,
     ROLLUP_COLUMNS,
+    STATS,
     delta_rollups,
     members,
     merge_rollups,
@@ -54,7 +57,7 @@ def test_parse_keeps_fields_exactly(spark) -> None:
         "a",
         "2026-11-26T23:59:59.500Z",
         properties={"cart": {"total": 9.5}, "n": "7"},
-        numeric_properties={"cart.total": 9.5, "big": 1e40},
+        numeric_properties={"cart.total": "9.5", "big": "1e+40", "bad": "12abc", "old": 1e40},
     )
     [row] = valid_events(parse_records(records(spark, [record]))).collect()
     assert (row.event_id, row.project_id, row.category) == ("a", "p1", "web")
@@ -62,8 +65,10 @@ def test_parse_keeps_fields_exactly(spark) -> None:
     assert row.day == dt.date(2026, 11, 26)
     assert json.loads(row.properties) == {"cart": {"total": 9.5}, "n": "7"}
     assert json.loads(row.context) == {"ip": "127.0.0.1"}
-    # A number beyond decimal(38, 9) is left out rather than rounded.
-    assert row.numeric_properties == {"cart.total": Decimal("9.500000000")}
+    # Each number is kept as its exact text, whatever its size; text that is not a
+    # JSON number is left out; a number (an envelope from before numbers were text)
+    # is read as Spark prints it.
+    assert row.numeric_properties == {"cart.total": "9.5", "big": "1e+40", "old": "1.0E40"}
     assert (row.topic, row.partition, row.offset) == ("t", 0, 0)
 
 
@@ -108,10 +113,14 @@ def test_not_seen_keeps_rows_unseen_or_seen_only_by_this_batch(spark) -> None:
 def rollup_table(df) -> dict:
     return {
         (r.name, r.metric, r.granularity, r.period, r.bucket, r.category): (
-            r["count"], r.uniques, r.sum, r.min, r.max
+            r["count"], r.uniques, *[_decimal(r[name]) for name in STATS]
         )
         for r in df.collect()
     }  # fmt: skip
+
+
+def _decimal(text: str | None) -> Decimal | None:
+    return None if text is None else Decimal(text)
 
 
 def fresh_rollups(spark, events):
@@ -120,10 +129,16 @@ def fresh_rollups(spark, events):
     return merge_rollups(delta_rollups(events, members(events)), empty, batch_id=1)
 
 
+DELTA_SCHEMA = (
+    "project_id string, name string, metric string, granularity string, period string, "
+    "bucket timestamp, category string, count long, uniques long, exact_sum string, "
+    "exact_min string, exact_max string"
+)
 CURRENT_SCHEMA = (
     "project_id string, name string, metric string, granularity string, period string, "
-    "bucket timestamp, category string, count long, uniques long, sum decimal(38,9), "
-    "min decimal(38,9), max decimal(38,9), batch_id long"
+    "bucket timestamp, category string, count long, uniques long, exact_sum string, "
+    "exact_min string, exact_max string, sum decimal(38,9), min decimal(38,9), "
+    "max decimal(38,9), batch_id long"
 )
 
 
@@ -186,16 +201,14 @@ def test_merge_adds_a_new_batch_and_keeps_a_row_this_batch_already_applied(spark
     key = ("p1", "purchase", "property:amount", "hour", "2026-11", h10, "web")
     other = ("p1", "purchase", "events", "hour", "2026-11", h10, "web")
     current = spark.createDataFrame(
-        [(*key, 2, None, d("5"), d("1"), d("4"), 3), (*other, 10, 4, None, None, None, 9)],
+        [(*key, 2, None, "5", "1", "4", None, None, None, 3),
+         (*other, 10, 4, None, None, None, None, None, None, 9)],
         CURRENT_SCHEMA,
-    )
+    )  # fmt: skip
     delta = spark.createDataFrame(
-        [(*key, 3, None, d("-1"), d("-2"), d("0.5")), (*other, 5, 1, None, None, None)],
-        "project_id string, name string, metric string, granularity string, period string, "
-        "bucket timestamp, category string, count long, uniques long, sum decimal(38,9), "
-        "min decimal(38,9), max decimal(38,9)",
+        [(*key, 3, None, "-1", "-2", "0.5"), (*other, 5, 1, None, None, None)], DELTA_SCHEMA
     )
-    merged = {r.metric: (r["count"], r.uniques, r.sum, r.min, r.max, r.batch_id)
+    merged = {r.metric: (r["count"], r.uniques, *[_decimal(r[n]) for n in STATS], r.batch_id)
               for r in merge_rollups(delta, current, batch_id=9).collect()}  # fmt: skip
     assert merged == {
         "property:amount": (5, None, d("4.000000000"), d("-2.000000000"), d("4.000000000"), 9),
@@ -224,4 +237,72 @@ def test_months_are_derived_from_days_exactly_without_uniques(spark) -> None:
             (1, None, d("5.000000000"), d("5.000000000"), d("5.000000000")),
         ("property:amount", dt.datetime(2026, 11, 1), "all"):
             (2, None, d("9.000000000"), d("2.000000000"), d("7.000000000")),
+    }  # fmt: skip
+
+
+def test_parse_places_an_event_stamped_after_it_was_received_at_its_received_time(
+    spark,
+) -> None:
+    """Issue 12: an event stamped ahead of its receipt (a fast client clock, within the
+    allowed skew) got a daily bucket but no hourly one the query could see, and the raw
+    scan missed it. Old code: event_time was the timestamp (10:40)."""
+    ahead = envelope("a", "2026-11-26T10:40:00Z", received_at="2026-11-26T09:55:00.250Z")
+    behind = envelope("b", "2026-11-20T08:00:00Z", received_at="2026-11-26T09:55:00Z")
+    rows = {r.event_id: (r.event_time, r.day) for r in events_df(spark, [ahead, behind]).collect()}
+    assert rows == {
+        "a": (dt.datetime(2026, 11, 26, 9, 55, 0, 250000), dt.date(2026, 11, 26)),
+        "b": (dt.datetime(2026, 11, 20, 8, 0), dt.date(2026, 11, 20)),
+    }
+
+
+EDGE_VALUES = ["1e+308", "-1e+308", "1e+30", "0.1234567890123", "-0.0", "5e-324",
+               str(2**64 + 1), "123456789012345678901234567890.5"]  # fmt: skip
+
+
+def test_rollup_stats_are_exact_for_any_size_and_number_of_digits(spark) -> None:
+    """Issue 12: decimal(38, 9) dropped values beyond about 1e29 (so 1e308 was never a
+    maximum), rounded those with more than 9 fractional digits, and nulled a sum that
+    overflowed. Old code: sum 0.1, min 0.123456789, max 1e30-ish, dropped values."""
+    rows = [
+        envelope(str(i), "2026-11-26T10:00:00Z", numeric_properties={"x": value})
+        for i, value in enumerate(EDGE_VALUES)
+    ]
+    df = fresh_rollups(spark, events_df(spark, rows))
+    table = rollup_table(df)
+    h10 = dt.datetime(2026, 11, 26, 10)
+    count, uniques, total, low, high = table[
+        ("purchase", "property:x", "hour", "2026-11", h10, "all")
+    ]
+    # The exact rational sum, computed independently (1e308 and -1e308 cancel).
+    assert Fraction(total) == sum(Fraction(v) for v in EDGE_VALUES)
+    assert (count, uniques, low, high) == (
+        len(EDGE_VALUES),
+        None,
+        Decimal("-1e308"),
+        Decimal("1e308"),
+    )
+
+
+def test_merge_adds_exactly_beyond_decimal_38_and_reads_legacy_rows(spark) -> None:
+    """A stored sum near 1e308 plus a delta stays exact (old code: overflow -> null
+    sum while count kept growing); a row written before the exact columns contributes
+    its legacy decimals."""
+    h10 = dt.datetime(2026, 11, 26, 10)
+    big = ("p1", "purchase", "property:x", "hour", "2026-11", h10, "web")
+    legacy = ("p1", "purchase", "property:y", "hour", "2026-11", h10, "web")
+    current = spark.createDataFrame(
+        [(*big, 1, None, "1e+308", "1e+308", "1e+308", None, None, None, 3),
+         (*legacy, 2, None, None, None, None, Decimal("2.5"), Decimal("1"), Decimal("1.5"), 3)],
+        CURRENT_SCHEMA,
+    )  # fmt: skip
+    delta = spark.createDataFrame(
+        [(*big, 1, None, "1e-300", "1e-300", "1e-300"), (*legacy, 1, None, "-7", "-7", "-7")],
+        DELTA_SCHEMA,
+    )
+    merged = {r.metric: (r["count"], *[_decimal(r[n]) for n in STATS])
+              for r in merge_rollups(delta, current, batch_id=4).collect()}  # fmt: skip
+    assert merged == {
+        "property:x": (2, exact.total([Decimal("1e308"), Decimal("1e-300")]),
+                       Decimal("1e-300"), Decimal("1e308")),
+        "property:y": (3, Decimal("-4.5"), Decimal("-7"), Decimal("1.5")),
     }  # fmt: skip

@@ -7,7 +7,7 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError
 
-from insights.aggregation import AggregationBusy, run_aggregation
+from insights.aggregation import AggregationBusy, LeaseLost, run_aggregation
 from insights.models import JobRun
 
 
@@ -68,4 +68,6 @@ class Command(BaseCommand):
             )
         except AggregationBusy as exc:
             raise CommandError(f"{exc}; try again when it has finished") from exc
+        except LeaseLost as exc:
+            raise CommandError(f"run stopped, nothing committed: {exc}") from exc
         self.stdout.write(self.style.SUCCESS(f"job run {run.pk} succeeded in {run.seconds:.1f}s"))
