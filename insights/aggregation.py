@@ -347,7 +347,11 @@ def run_aggregation(
 
 # What the connector says when its pooled session lost Cassandra for good (a restart
 # while it sat idle); dropping the pool (``reset_cassandra_connections``) cures it.
-STALE_CONNECTION_MARKERS = ("Control channel not available",)
+STALE_CONNECTION_MARKERS = (
+    "Control channel not available",
+    "AllNodesFailedException",
+    "NodeUnavailableException",
+)
 
 
 def _run_batch_reconnecting(*, offsets, batch_id: int | None, trigger: str, **kwargs) -> JobRun:
