@@ -28,6 +28,7 @@ class IngestResult:
     accepted: list[Envelope] = field(default_factory=list)
     errors: list[EventError] = field(default_factory=list)
     too_large: list[bool] = field(default_factory=list)
+    stored_bytes: int = 0  # sum of ``stored_size`` over ``accepted``, measured once
 
     @property
     def rejected(self) -> list[dict]:
@@ -68,6 +69,7 @@ def normalize_each(
             result.too_large.append(True)
             continue
         result.accepted.append(envelope)
+        result.stored_bytes += size
     return result
 
 
@@ -80,7 +82,7 @@ def raise_if_nothing_valid(result: IngestResult) -> None:
     raise InvalidEvents(result.rejected)
 
 
-def enqueue(envelopes: Sequence[Envelope], *, limits: Limits) -> None:
+def enqueue(envelopes: Sequence[Envelope], *, limits: Limits, stored_bytes: int) -> None:
     """Record the request's batch in the ledger and publish one Celery message for it.
 
     413 (nothing taken) when the batch as stored exceeds
@@ -92,7 +94,7 @@ def enqueue(envelopes: Sequence[Envelope], *, limits: Limits) -> None:
     if not envelopes:
         return
     records = [envelope.to_record() for envelope in envelopes]
-    stored = sum(stored_size(envelope) for envelope in envelopes)
+    stored = stored_bytes  # measured by normalize_each, not again here
     if stored > limits.max_request_stored_bytes:
         raise PayloadTooLarge(
             f"the request's {len(records)} events are {stored} bytes as stored (with the "

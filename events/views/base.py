@@ -94,5 +94,5 @@ class IngestView(APIView):
         """Normalize, answer 400/413 if nothing is valid, else enqueue the valid events."""
         result = self.normalize(items, normalizer, indexed=indexed, **options)
         raise_if_nothing_valid(result)
-        enqueue(result.accepted, limits=self.limits)
+        enqueue(result.accepted, limits=self.limits, stored_bytes=result.stored_bytes)
         return result

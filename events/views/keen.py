@@ -53,14 +53,16 @@ class KeenBatchView(KeenView):
         self.check_batch_size([event for events in data.values() for event in events])
         report: dict[str, list[dict]] = {}
         accepted = []
+        stored_bytes = 0
         for collection, events in data.items():
             result = self.normalize(
                 events, normalize_keen, indexed=True, collection=collection, sdk=self.sdk
             )
             accepted.extend(result.accepted)
+            stored_bytes += result.stored_bytes
             failures = {error.index: error for error in result.errors}
             report[collection] = [_report(failures.get(index)) for index in range(len(events))]
-        enqueue(accepted, limits=self.limits)
+        enqueue(accepted, limits=self.limits, stored_bytes=stored_bytes)
         return Response(report)
 
 
