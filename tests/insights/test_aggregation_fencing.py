@@ -7,7 +7,6 @@ stopped with SIGSTOP mid-write, a newer run takes over, and the stale run is res
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import random
 import signal
@@ -16,29 +15,20 @@ import time
 import uuid
 
 import pytest
-from django.db import connections
 
 from tests.insights.known_answer import expected_rollups, stored_event_ids, stored_rollups
-from tests.insights.test_aggregation import START, _deployment_env, _manage, generate, produce
+from tests.insights.test_aggregation import (
+    START,
+    _deployment_env,
+    _manage,
+    _raw_event_count,
+    generate,
+    produce,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(databases=["default", "cassandra"])]
 
 TTL_SECONDS = 5  # the stalled run's lock TTL; the newer run keeps the default (30 s)
-
-
-def _raw_events_stored(project: str, events: list[dict]) -> int:
-    """Raw-event rows stored for ``project``, counted over exactly its partitions."""
-    session = connections["cassandra"].connection.session
-    keyspace = connections["cassandra"].settings_dict["NAME"]
-    partitions = {(e["name"], e["timestamp"].astimezone(dt.UTC).date()) for e in events}
-    return sum(
-        session.execute(
-            f"SELECT count(*) AS n FROM {keyspace}.raw_events "
-            "WHERE project_id = %s AND name = %s AND day = %s",
-            (project, name, day),
-        ).one()["n"]
-        for name, day in sorted(partitions)
-    )
 
 
 def _query(db_path, sql: str) -> list[tuple]:
@@ -65,7 +55,7 @@ def test_a_run_stalled_past_its_ttl_is_fenced_and_every_number_stays_exact(
             if "new events" in line:  # the raw-event write is about to start
                 break
         deadline = time.monotonic() + 120
-        while _raw_events_stored(project, first) == 0:
+        while _raw_event_count(project, first) == 0:
             assert stale.poll() is None, "".join(lines)
             assert time.monotonic() < deadline, "".join(lines)
             time.sleep(0.02)
@@ -73,7 +63,7 @@ def test_a_run_stalled_past_its_ttl_is_fenced_and_every_number_stays_exact(
         time.sleep(1)  # writes already on the wire land
         # It stalled mid-run: running, its raw events part-written, no rollups yet.
         assert _query(db_path, "SELECT status, batch_id FROM insights_jobrun") == [("running", 1)]
-        assert 0 < _raw_events_stored(project, first) <= len(first)
+        assert 0 < _raw_event_count(project, first) <= len(first)
         assert stored_rollups(project) == {}
 
         # More events for the same buckets: the newer run aggregates them as a second
