@@ -4,12 +4,9 @@ import os
 
 from celery import Celery
 
-from events.sweeper import LedgerSweeper
-
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "analytics_site.settings")
 
 app = Celery("analytics_site")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 app.autodiscover_tasks(["analytics_site"])
-app.steps["worker"].add(LedgerSweeper)

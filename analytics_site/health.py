@@ -127,12 +127,24 @@ def check_aggregation() -> dict[str, int] | None:
     return {"offset_gaps": len(gaps), "records_lost": sum(gap["count"] for gap in gaps)}
 
 
+def check_forwarding() -> dict[str, int] | None:
+    """Degraded (with counts) when an accepted event has waited in the ingestion streams
+    longer than ``EVENTS_FORWARDING_LAG_ALERT_SECONDS`` without reaching Kafka."""
+    from events import stream
+
+    waiting, oldest = stream.waiting()
+    if waiting == 0 or oldest <= settings.EVENTS_FORWARDING_LAG_ALERT_SECONDS:
+        return None
+    return {"waiting_events": waiting, "oldest_waiting_seconds": int(oldest)}
+
+
 CHECKS: dict[str, Callable[[], dict[str, int] | None]] = {
     "database": check_database,
     "redis": check_redis,
     "kafka": check_kafka,
     "cassandra": check_cassandra,
     "aggregation": check_aggregation,
+    "forwarding": check_forwarding,
 }
 
 

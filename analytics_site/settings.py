@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "corsheaders",
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -69,6 +70,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so every answer on the CORS paths carries the headers (analytics_site/cors.py).
+    "analytics_site.cors.PreflightNoContentCorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -160,6 +163,11 @@ KAFKA_TOPIC_PARTITIONS = env.int("KAFKA_TOPIC_PARTITIONS", default=3)
 KAFKA_TOPIC_REPLICATION_FACTOR = env.int("KAFKA_TOPIC_REPLICATION_FACTOR", default=1)
 KAFKA_TOPIC_MIN_INSYNC_REPLICAS = env.int("KAFKA_TOPIC_MIN_INSYNC_REPLICAS", default=1)
 KAFKA_REQUEST_TIMEOUT_MS = env.int("KAFKA_REQUEST_TIMEOUT_MS", default=10000)
+# The producer's batch per partition, and the largest request (so the largest record):
+# the broker's message.max.bytes default. A record of an event within EVENT_MAX_BYTES
+# normally stays far below it; one that does not is refused and reaches the DLQ.
+KAFKA_PRODUCER_BATCH_BYTES = env.int("KAFKA_PRODUCER_BATCH_BYTES", default=512 * 1024)
+KAFKA_MAX_REQUEST_BYTES = env.int("KAFKA_MAX_REQUEST_BYTES", default=1024 * 1024)
 
 CACHES = {
     "default": {
@@ -171,25 +179,36 @@ CACHES = {
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)
 CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default=REDIS_URL)
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_DEFAULT_QUEUE", default="celery")
-CELERY_TASK_ACKS_LATE = True
-CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# Messages are acknowledged on receipt: no task relies on redelivery. Accepted events
+# wait in the ingestion streams (events/stream.py), and beat re-triggers aggregation.
+CELERY_TASK_ACKS_LATE = False
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_RESULT_EXPIRES = 3600
-# A message a killed worker held is redelivered after this many seconds (must exceed
-# the longest task, including retry countdowns); duplicates are safe (event_id).
-# Workers scan for such messages every 10 s (kombu's default scans every 100 s).
-CELERY_BROKER_TRANSPORT_OPTIONS = {
-    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=600),
-    "unacked_restore_interval": 10,
-    "unacked_restore_throttle": 1,
-    "unacked_mutex_expire": 60,
-}
-# Each worker sweeps the forwarding ledger (events/ledger.py) this often; a batch lost
-# in flight is republished within about two sweeps.
-EVENTS_LEDGER_SWEEP_SECONDS = env.int("EVENTS_LEDGER_SWEEP_SECONDS", default=10)
+
+# --- Ingestion streams (events/stream.py) -------------------------------------------
+# Accepted events wait here (Redis with AOF appendfsync always) until Kafka has them.
+EVENTS_STREAM_REDIS_URL = env.str("EVENTS_STREAM_REDIS_URL", default=CELERY_BROKER_URL)
+EVENTS_STREAM_PREFIX = env.str("EVENTS_STREAM_PREFIX", default="events:stream")
+EVENTS_STREAM_SHARDS = env.int("EVENTS_STREAM_SHARDS", default=4)
+# Entries per read (XREADGROUP COUNT) and the time one drain task runs before it
+# schedules the next one.
+EVENTS_DRAIN_BATCH = env.int("EVENTS_DRAIN_BATCH", default=2000)
+EVENTS_DRAIN_BUDGET_SECONDS = env.float("EVENTS_DRAIN_BUDGET_SECONDS", default=1.0)
+# Entries a consumer has held this long without acknowledging them are taken over by
+# the next drain (XAUTOCLAIM): their drain died. Must exceed one Kafka round of a batch.
+EVENTS_STREAM_CLAIM_IDLE_SECONDS = env.float("EVENTS_STREAM_CLAIM_IDLE_SECONDS", default=30.0)
+# A shard's "drain scheduled" flag lives this long without a drain refreshing it.
+EVENTS_DRAIN_FLAG_SECONDS = env.int("EVENTS_DRAIN_FLAG_SECONDS", default=30)
+# The beat safety net runs this often and drains every stream whose oldest entry is
+# older than this.
+EVENTS_DRAIN_SAFETY_SECONDS = env.int("EVENTS_DRAIN_SAFETY_SECONDS", default=5)
+# Health shows "forwarding" degraded when an accepted event has waited this long.
+EVENTS_FORWARDING_LAG_ALERT_SECONDS = env.int("EVENTS_FORWARDING_LAG_ALERT_SECONDS", default=60)
+# Fault tests only: a drain SIGKILLs itself at this point (events/stream.py FAULT_POINTS).
+EVENTS_DRAIN_KILL_AT = env.str("EVENTS_DRAIN_KILL_AT", default="")
 # A forwarding failure that is neither Kafka nor Redis being unreachable is retried this
 # many times; then the batch goes to the dead-letter topic with the error as its reason.
 FORWARD_MAX_UNEXPECTED_FAILURES = env.int("FORWARD_MAX_UNEXPECTED_FAILURES", default=5)
@@ -220,6 +239,9 @@ def _rate(name: str, default: str) -> tuple[int, int]:
 # it, so the retry is counted once. Empty: such events get random UUIDv7s.
 EVENT_ID_REQUEST_HEADER = env.str("EVENT_ID_REQUEST_HEADER", default="")
 INGEST_RATE_LIMIT = _rate("INGEST_RATE_LIMIT", "1000/s")
+# Each process remembers a valid API key this long: a revoked key keeps working for
+# at most this many seconds (0: every request reads the database).
+API_KEY_CACHE_SECONDS = env.float("API_KEY_CACHE_SECONDS", default=5.0)
 # Query requests per key (events/throttling.py), counted apart from ingestion.
 QUERY_RATE_LIMIT = _rate("QUERY_RATE_LIMIT", "100/s")
 # Failed key authentications per client address, on every door and the query API;
@@ -228,6 +250,26 @@ AUTH_FAILURE_RATE_LIMIT = _rate("AUTH_FAILURE_RATE_LIMIT", "20/m")
 # The client address is REMOTE_ADDR, unless that is one of these proxies (addresses or
 # networks, e.g. the load balancer's): then the nearest X-Forwarded-For hop not in it.
 TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
+
+# --- Browser door: CORS (django-cors-headers; analytics_site/cors.py) ----------------
+# Only the ingestion doors (native, Segment /v1/*, Keen events) and Keen's query routes
+# (read keys, as Keen's browser SDKs use them); never the admin or /api/v1/insights.
+# Keys are sent as headers or parameters, never cookies, so any origin is allowed.
+CORS_URLS_REGEX = r"^/(api/v1/events(/|$)|v1/|3\.0/projects/[^/]+/(events|queries)(/|$))"
+CORS_ALLOW_ALL_ORIGINS = True
+CORS_ALLOW_CREDENTIALS = False
+CORS_ALLOW_METHODS = ("GET", "POST", "OPTIONS")
+CORS_ALLOW_HEADERS = (
+    "accept",
+    "authorization",
+    "content-type",
+    "content-encoding",
+    "keen-sdk",
+    "x-api-key",
+    "x-request-id",
+)
+CORS_EXPOSE_HEADERS = ("Retry-After",)
+CORS_PREFLIGHT_MAX_AGE = 86400
 
 # --- Spark --------------------------------------------------------------------------
 SPARK_MASTER_URL = env.str("SPARK_MASTER_URL", default="local[2]")

@@ -6,12 +6,22 @@
 set -e
 case "$1" in
   web)
+    # What tests/benchmarks/bench_ingest.py measures (2 cores): gthread workers, one
+    # per core, each with a few threads, so a request waiting on its Redis round trip
+    # leaves the core to another; idle keep-alive connections (SDKs, nginx) wait in
+    # the worker's poller, not in a thread, for WEB_KEEPALIVE seconds (nginx's upstream
+    # keepalive_timeout is shorter, so nginx closes first and never reuses a closing one).
+    # The access log (stdout) costs about 60 us of CPU per line (measured), some 3% of a
+    # request at the single-event goal; WEB_ACCESS_LOG=off drops it where nginx logs.
     shift
+    if [ "${WEB_ACCESS_LOG:-on}" != off ]; then
+      set -- --access-logfile - \
+        --access-logformat '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(L)s' "$@"
+    fi
     exec gunicorn analytics_site.wsgi \
       --bind "${WEB_HOST:-127.0.0.1}:${WEB_PORT:-8000}" \
-      --workers "${WEB_WORKERS:-2}" --timeout 60 --graceful-timeout 30 \
-      --access-logfile - \
-      --access-logformat '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(L)s' "$@"
+      --worker-class gthread --workers "${WEB_WORKERS:-2}" --threads "${WEB_THREADS:-4}" \
+      --keep-alive "${WEB_KEEPALIVE:-5}" --timeout 60 --graceful-timeout 30 "$@"
     ;;
   worker)
     shift

@@ -11,24 +11,50 @@ from __future__ import annotations
 
 import base64
 import binascii
+import time
 
+from django.conf import settings
 from rest_framework.authentication import BaseAuthentication
-from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.exceptions import AuthenticationFailed, ParseError
 from rest_framework.permissions import BasePermission
 
 from .keys import hash_key
 from .models import ApiKey
 from .throttling import client_address, record_auth_failure, refuse_if_locked_out
 
+_KEY_CACHE_MAX = 10_000
+_key_cache: dict[str, tuple[float, ApiKey]] = {}
+
 
 def lookup_key(plaintext: str) -> ApiKey:
-    """The active key with this plaintext, or AuthenticationFailed."""
+    """The active key with this plaintext, or AuthenticationFailed.
+
+    Found keys are remembered in this process for ``API_KEY_CACHE_SECONDS``, so a
+    revocation takes effect within that time; unknown keys are never cached.
+    """
+    key_hash = hash_key(plaintext.strip())
+    now = time.monotonic()
+    cached = _key_cache.get(key_hash)
+    if cached is not None and cached[0] > now:
+        return cached[1]
     try:
-        return ApiKey.objects.select_related("project").get(
-            key_hash=hash_key(plaintext.strip()), revoked_at__isnull=True
+        key = ApiKey.objects.select_related("project").get(
+            key_hash=key_hash, revoked_at__isnull=True
         )
     except ApiKey.DoesNotExist:
+        _key_cache.pop(key_hash, None)
         raise AuthenticationFailed("the API key is not valid or has been revoked") from None
+    ttl = settings.API_KEY_CACHE_SECONDS
+    if ttl > 0:
+        if len(_key_cache) >= _KEY_CACHE_MAX:
+            _key_cache.clear()
+        _key_cache[key_hash] = (now + ttl, key)
+    return key
+
+
+def forget_cached_keys() -> None:
+    """Drop every remembered key (tests; a process that must see a revocation at once)."""
+    _key_cache.clear()
 
 
 class _KeyAuthentication(BaseAuthentication):
@@ -50,10 +76,16 @@ class _KeyAuthentication(BaseAuthentication):
             raise
         if not plaintext:
             return None
-        refuse_if_locked_out(address)
+        # An ingestion view checks the lockout in the same round trip as its append.
+        view = (getattr(request, "parser_context", None) or {}).get("view")
+        deferred = getattr(view, "lockout_checked_on_append", False)
+        if not deferred:
+            refuse_if_locked_out(address)
         try:
             key = lookup_key(plaintext)
         except AuthenticationFailed:
+            if deferred:
+                refuse_if_locked_out(address)
             record_auth_failure(address)
             raise
         return (None, key)
@@ -67,6 +99,15 @@ class BearerKeyAuthentication(_KeyAuthentication):
         if header[:7].lower() == "bearer ":
             return header[7:].strip()
         return request.META.get("HTTP_X_API_KEY", "").strip() or None
+
+
+class NativeWriteKeyAuthentication(BearerKeyAuthentication):
+    """The native ingestion door: as :class:`BearerKeyAuthentication`, else
+    ``?api_key=<write key>`` (``navigator.sendBeacon`` cannot set headers; write keys
+    are public by design). The query API keeps headers only."""
+
+    def extract(self, request) -> str | None:
+        return super().extract(request) or request.query_params.get("api_key", "").strip() or None
 
 
 class SegmentKeyAuthentication(_KeyAuthentication):
@@ -84,10 +125,25 @@ class SegmentKeyAuthentication(_KeyAuthentication):
             return decoded.split(":", 1)[0]
         if header[:7].lower() == "bearer ":
             return header[7:].strip()
-        data = request.data
+        data = self.message(request)
         if isinstance(data, dict) and isinstance(data.get("writeKey"), str):
             return data["writeKey"]
         return None
+
+    def message(self, request) -> object:
+        """Where ``writeKey`` may be: the parsed body."""
+        return request.data
+
+
+class SegmentPixelKeyAuthentication(SegmentKeyAuthentication):
+    """Segment's pixel API: ``writeKey`` inside the message decoded from ``?data=``
+    (the view's ``pixel_message``, which answers 400 naming ``data`` if it is bad)."""
+
+    def message(self, request) -> object:
+        message = request.parser_context["view"].pixel_message
+        if not isinstance(message, dict):
+            raise ParseError("data: must be a JSON object once decoded")
+        return message
 
 
 class KeenKeyAuthentication(_KeyAuthentication):

@@ -1,9 +1,9 @@
-"""Send accepted envelopes to Kafka and wait for every acknowledgement.
+"""Encode accepted envelopes once, send them to Kafka and wait for every acknowledgement.
 
-A record either reaches its category topic or, if it can never be produced (it
-cannot be encoded, or Kafka refuses it for good, such as a record over the
-producer's size limit), the dead-letter topic with the reason. Only transient
-failures (Kafka unreachable, timeouts) raise, so the caller retries.
+A record either reaches its category topic or, if it can never be produced (Kafka
+refuses it for good, such as a record over the producer's size limit), the
+dead-letter topic with the reason. Only transient failures (Kafka unreachable,
+timeouts) raise, so the caller retries.
 """
 
 from __future__ import annotations
@@ -12,16 +12,27 @@ import json
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Protocol
 
 from django.conf import settings
 from kafka.errors import KafkaError
 
+from .envelope import Envelope
 from .kafka_producer import get_producer
+from .stream import Encoded, fault_point
 from .topics import dlq_topic, topic_for
 
 log = logging.getLogger(__name__)
 
 DEAD_LETTER_RECORD_CHARS = 100_000
+
+
+class Produced(Protocol):
+    """A record ready for Kafka (``stream.Encoded`` and ``stream.Entry`` are)."""
+
+    topic: str
+    key: bytes
+    value: bytes
 
 
 @dataclass(frozen=True)
@@ -41,6 +52,15 @@ def encode_record(record: dict) -> tuple[bytes, bytes]:
     """(value, key) as produced; TypeError/ValueError if the record cannot be encoded."""
     value = json.dumps(record, separators=(",", ":"), allow_nan=False, ensure_ascii=False)
     return value.encode(), record_key(record)
+
+
+def encode_envelope(envelope: Envelope) -> Encoded:
+    """The event's Kafka topic, key and value bytes: encoded here, once, by the web.
+
+    TypeError/ValueError if it cannot be encoded (the caller rejects that event)."""
+    record = envelope.to_record()
+    value, key = encode_record(record)
+    return Encoded(topic=topic_for(envelope.category), key=key, value=value)
 
 
 def dead_letter(*, record: object, reason: str, stage: str = "forward") -> bytes:
@@ -68,41 +88,47 @@ def _permanent(exc: KafkaError) -> bool:
     return not getattr(exc, "retriable", False)
 
 
-def forward_records(records: Iterable[dict]) -> Forwarded:
-    """Produce each record to its category topic and wait for every acknowledgement.
+def dead_record(value: bytes) -> object:
+    """What a dead letter keeps of a value: its JSON when it parses, else its text."""
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value.decode("utf-8", "replace")
 
-    A record that can never be produced goes to the DLQ with its reason instead.
-    Raises on a transient failure (the caller, a Celery task, retries the whole list,
-    which is safe because ``event_id`` makes downstream processing idempotent) and if
-    a dead letter itself is not acknowledged.
+
+def forward_encoded(events: Iterable[Produced]) -> Forwarded:
+    """Produce each (topic, key, value) as is and wait for every acknowledgement.
+
+    A record that can never be produced (Kafka or the producer refuses it for good,
+    such as a record over the size limit) goes to the DLQ with its reason instead.
+    Raises on a transient failure (the caller retries the whole list, which is safe
+    because ``event_id`` makes downstream processing idempotent) and if a dead
+    letter itself is not acknowledged.
     """
     producer = get_producer()
     timeout = settings.KAFKA_REQUEST_TIMEOUT_MS / 1000 + 10
-    sent: list[tuple[dict, object]] = []
+    sent: list[tuple[bytes, object]] = []
     dead: list[tuple[object, str]] = []
-    for record in records:
+    for event in events:
         try:
-            value, key = encode_record(record)
-        except (TypeError, ValueError, RecursionError, AttributeError) as exc:
-            dead.append((record, f"not encodable: {exc}"))
-            continue
-        try:
-            future = producer.send(topic_for(record.get("category", "other")), value, key)
+            future = producer.send(event.topic, event.value, event.key)
         except KafkaError as exc:
             if not _permanent(exc):
                 raise
-            dead.append((record, f"refused by the producer: {type(exc).__name__}: {exc}"))
+            reason = f"refused by the producer: {type(exc).__name__}: {exc}"
+            dead.append((dead_record(event.value), reason))
             continue
-        sent.append((record, future))
+        sent.append((event.value, future))
+    fault_point("after_produce")
     producer.flush(timeout=timeout)
     produced = 0
-    for record, future in sent:
+    for value, future in sent:
         try:
             future.get(timeout=timeout)
         except KafkaError as exc:
             if not _permanent(exc):
                 raise
-            dead.append((record, f"refused by Kafka: {type(exc).__name__}: {exc}"))
+            dead.append((dead_record(value), f"refused by Kafka: {type(exc).__name__}: {exc}"))
             continue
         produced += 1
     send_dead_letters(dead)

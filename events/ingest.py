@@ -1,22 +1,25 @@
-"""The ingestion service: normalize raw events, keep the valid ones, enqueue them durably."""
+"""The ingestion service: normalize raw events, keep the valid ones, append them durably."""
 
 from __future__ import annotations
 
-import uuid
+import logging
 from collections.abc import Callable, Sequence
-from contextlib import suppress
 from dataclasses import dataclass, field
 
 from django.conf import settings
+from kombu.exceptions import OperationalError as KombuOperationalError
 from redis.exceptions import RedisError
 
 from analytics_site.errors import InvalidEvents, PayloadTooLarge
 
+from . import stream
 from .envelope import Envelope, EventError, EventValidationError
-from .ledger import get_ledger
+from .forwarding import encode_envelope
 from .limits import Limits
 from .normalize.common import EVENT, event_size
-from .tasks import forward_to_kafka
+from .tasks import drain_stream
+
+log = logging.getLogger(__name__)
 
 Normalizer = Callable[[object, int | None], Envelope]
 
@@ -26,6 +29,7 @@ class IngestResult:
     """What happened to each event of a request."""
 
     accepted: list[Envelope] = field(default_factory=list)
+    encoded: list[stream.Encoded] = field(default_factory=list)  # one per ``accepted``
     errors: list[EventError] = field(default_factory=list)
     too_large: list[bool] = field(default_factory=list)
     stored_bytes: int = 0  # sum of ``stored_size`` over ``accepted``, measured once
@@ -33,6 +37,14 @@ class IngestResult:
     @property
     def rejected(self) -> list[dict]:
         return [error.as_dict() for error in self.errors]
+
+    def merge(self, other: IngestResult) -> None:
+        """Add ``other``'s events and errors to this result (a Keen multi-collection batch)."""
+        self.accepted += other.accepted
+        self.encoded += other.encoded
+        self.errors += other.errors
+        self.too_large += other.too_large
+        self.stored_bytes += other.stored_bytes
 
 
 def stored_size(envelope: Envelope) -> int:
@@ -68,7 +80,15 @@ def normalize_each(
             result.errors.append(EventError(index=index, field=EVENT, message=message))
             result.too_large.append(True)
             continue
+        try:
+            encoded = encode_envelope(envelope)
+        except (TypeError, ValueError, RecursionError) as exc:
+            message = f"event cannot be encoded as JSON: {exc}"
+            result.errors.append(EventError(index=index, field=EVENT, message=message))
+            result.too_large.append(False)
+            continue
         result.accepted.append(envelope)
+        result.encoded.append(encoded)
         result.stored_bytes += size
     return result
 
@@ -82,38 +102,41 @@ def raise_if_nothing_valid(result: IngestResult) -> None:
     raise InvalidEvents(result.rejected)
 
 
-def enqueue(envelopes: Sequence[Envelope], *, limits: Limits, stored_bytes: int) -> None:
-    """Record the request's batch in the ledger and publish one Celery message for it.
+def enqueue(
+    result: IngestResult,
+    *,
+    limits: Limits,
+    rate_key: str | None,
+    lockout_key: str | None = None,
+) -> None:
+    """Check the client's lockout, count the request against its key's rate limit and
+    append its valid events to the ingestion streams, in one Redis round trip; schedule
+    the drains it must.
 
-    413 (nothing taken) when the batch as stored exceeds
-    ``limits.max_request_stored_bytes``. Returns once Redis holds both. If publishing
-    fails, the batch is dropped from the ledger again and the error propagates (an
-    unreachable Redis becomes a 503 with Retry-After in ``analytics_site.errors``):
-    nothing of the request was accepted.
+    413 (nothing taken) when the events as stored exceed
+    ``limits.max_request_stored_bytes``. Raises ``stream.LockedOut`` or
+    ``stream.RateLimited`` (nothing taken) past those limits. Returns once Redis has
+    the events on disk (AOF); an unreachable Redis raises (a 503 with Retry-After in
+    ``analytics_site.errors``) and nothing of the request is taken. A drain task that
+    cannot be published is left to the beat safety net: the events are already safe.
     """
-    if not envelopes:
-        return
-    records = [envelope.to_record() for envelope in envelopes]
-    stored = stored_bytes  # measured by normalize_each, not again here
-    if stored > limits.max_request_stored_bytes:
+    if result.stored_bytes > limits.max_request_stored_bytes:
         raise PayloadTooLarge(
-            f"the request's {len(records)} events are {stored} bytes as stored (with the "
-            f"batch context merged into each), exceeding the limit of "
+            f"the request's {len(result.accepted)} events are {result.stored_bytes} bytes as "
+            f"stored (with the batch context merged into each), exceeding the limit of "
             f"{limits.max_request_stored_bytes} bytes per request; send smaller batches"
         )
-    batch_key = str(uuid.uuid4())
-    queue = settings.CELERY_TASK_DEFAULT_QUEUE
-    ledger = get_ledger()
-    ledger.record(batch_key, queue, records)
-    try:
-        forward_to_kafka.apply_async(
-            args=[batch_key],
-            task_id=batch_key,
-            queue=queue,
-            retry=True,
-            retry_policy={"max_retries": 3, "interval_start": 0.2, "interval_step": 0.5},
-        )
-    except BaseException:
-        with suppress(RedisError):
-            ledger.finished(batch_key)
-        raise
+    limit, window = settings.INGEST_RATE_LIMIT
+    triggered = stream.append(
+        result.encoded,
+        rate_key=rate_key,
+        limit=limit,
+        window=window,
+        lockout_key=lockout_key,
+        lockout_limit=settings.AUTH_FAILURE_RATE_LIMIT[0],
+    )
+    for key in triggered:
+        try:
+            drain_stream.apply_async(args=[key], queue=settings.CELERY_TASK_DEFAULT_QUEUE)
+        except (RedisError, KombuOperationalError, OSError) as exc:
+            log.warning("drain of %s not scheduled (the safety net will): %s", key, exc)

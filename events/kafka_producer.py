@@ -27,6 +27,12 @@ def get_producer() -> KafkaProducer:
                 acks="all",
                 enable_idempotence=True,
                 linger_ms=5,
+                # A drain sends up to EVENTS_DRAIN_BATCH records at once: large batches
+                # mean few produce requests. One record may be as large as the broker
+                # takes (an event at max_event_bytes stays far below it; larger ones
+                # are refused here and go to the DLQ).
+                batch_size=settings.KAFKA_PRODUCER_BATCH_BYTES,
+                max_request_size=settings.KAFKA_MAX_REQUEST_BYTES,
                 request_timeout_ms=settings.KAFKA_REQUEST_TIMEOUT_MS,
                 delivery_timeout_ms=settings.KAFKA_REQUEST_TIMEOUT_MS + 5000,
                 max_block_ms=settings.KAFKA_REQUEST_TIMEOUT_MS,

@@ -41,3 +41,29 @@ class KeenKeyScheme(OpenApiAuthenticationExtension):
             "name": "Authorization",
             "description": "A project key as the whole `Authorization` header, as Keen's API.",
         }
+
+
+class NativeWriteKeyScheme(OpenApiAuthenticationExtension):
+    target_class = "events.auth.NativeWriteKeyAuthentication"
+    name = "nativeWriteKey"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "A write key: `Authorization: Bearer <key>`, `X-Api-Key`, or "
+            "`?api_key=<key>` (for `navigator.sendBeacon`, which cannot set headers).",
+        }
+
+
+class SegmentPixelKeyScheme(OpenApiAuthenticationExtension):
+    target_class = "events.auth.SegmentPixelKeyAuthentication"
+    name = "segmentPixelWriteKey"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "http",
+            "scheme": "basic",
+            "description": "`writeKey` inside the base64 JSON of `?data=`, as Segment's "
+            "pixel API (or the write key as the Basic user).",
+        }

@@ -1,95 +1,108 @@
-"""Celery tasks of the ingestion path."""
+"""Celery tasks of the ingestion path: drain the ingestion streams into Kafka."""
 
 from __future__ import annotations
 
+import logging
 from contextlib import suppress
 
 from celery import shared_task
-from celery.signals import task_received
+from celery.signals import worker_ready
 from django.conf import settings
 from kafka.errors import KafkaError
 from redis.exceptions import RedisError
 
-from .forwarding import forward_records, send_dead_letters
+from . import stream
+from .forwarding import dead_record, forward_encoded, send_dead_letters
 from .kafka_producer import reset_producer
-from .ledger import RECORDS, get_ledger
+
+log = logging.getLogger(__name__)
 
 
-@shared_task(
-    bind=True,
-    name="events.forward_to_kafka",
-    acks_late=True,
-    reject_on_worker_lost=True,
-    max_retries=None,
-    time_limit=300,
-    soft_time_limit=240,
-)
-def forward_to_kafka(self, batch_key: str) -> int:
-    """Produce the ledger batch ``batch_key`` to Kafka, then drop it from the ledger.
+def _forward(key: str):
+    """Forward a batch of entries; after ``FORWARD_MAX_UNEXPECTED_FAILURES`` unexpected
+    failures of the same batch, send it to the DLQ with the error instead."""
 
-    Returns the number of records produced to their topics (0 when the batch was
-    already forwarded: a redelivered message). Records that can never be produced go
-    to the DLQ with their reason (``forward_records``). Transient failures (Kafka or
-    Redis unreachable) are retried without end, with a backoff growing to 60 s: the
-    batch waits in Redis meanwhile. Any other failure is retried
-    ``FORWARD_MAX_UNEXPECTED_FAILURES`` times, then the whole batch goes to the DLQ
-    with the error as its reason: nothing retries forever, nothing vanishes.
-    """
-    ledger = get_ledger()
-    try:
-        records = ledger.records(batch_key)
-        if records is None:
-            return 0
-        forwarded = forward_records(records)
-        ledger.finished(batch_key)
-        return forwarded.produced
-    except (KafkaError, OSError, RedisError) as exc:
-        reset_producer()
-        delay = min(60, 2 ** min(self.request.retries, 6))
-        raise self.retry(exc=exc, countdown=delay) from exc
-    except Exception as exc:
-        failures = unexpected_failures(batch_key)
-        if failures < settings.FORWARD_MAX_UNEXPECTED_FAILURES:
-            raise self.retry(exc=exc, countdown=min(60, 2**failures)) from exc
-        dead_letter_batch(batch_key, reason=f"forwarding failed: {type(exc).__name__}: {exc}")
-        return 0
+    def forward(entries: list[stream.Entry]) -> None:
+        try:
+            forward_encoded(entries)
+        except (KafkaError, OSError, RedisError):
+            raise
+        except Exception as exc:
+            failures = _count_failure(key, entries[0].id)
+            if failures < settings.FORWARD_MAX_UNEXPECTED_FAILURES:
+                raise
+            reason = f"forwarding failed {failures} times: {type(exc).__name__}: {exc}"
+            send_dead_letters([(dead_record(entry.value), reason) for entry in entries])
+
+    return forward
 
 
-def unexpected_failures(batch_key: str) -> int:
-    """Count one more unexpected failure of ``batch_key``; return the count so far."""
-    client = get_ledger().client
-    key = f"events:forward-failures:{batch_key}"
-    count, _ = client.pipeline().incr(key).expire(key, 86_400).execute()
+def _count_failure(key: str, first_id: bytes) -> int:
+    """Count one more unexpected failure of the batch starting at ``first_id``."""
+    counter = f"{key}:failures:{first_id.decode()}"
+    count, _ = stream.client().pipeline().incr(counter).expire(counter, 86_400).execute()
     return int(count)
 
 
-def dead_letter_batch(batch_key: str, *, reason: str) -> None:
-    """Send every record of ``batch_key`` to the DLQ with ``reason``; drop the batch."""
-    ledger = get_ledger()
-    try:
-        records = ledger.records(batch_key)
-    except ValueError as exc:  # the stored batch itself is unreadable
-        raw = ledger.client.hget(RECORDS, batch_key)
-        records = [{"unreadable_batch": repr(raw)[:100_000], "error": str(exc)}]
-    if records is None:
-        return
-    items = records if isinstance(records, list) else [records]
-    send_dead_letters([(record, reason) for record in items], stage="forward")
-    ledger.finished(batch_key)
+@shared_task(bind=True, name="events.drain_stream", max_retries=None, ignore_result=True)
+def drain_stream(self, key: str) -> int:
+    """Forward the ingestion stream ``key`` to Kafka until it is empty; the count.
 
-
-def republish(batch_key: str, queue: str) -> None:
-    """Publish a forwarding message for a batch already in the ledger."""
-    forward_to_kafka.apply_async(args=[batch_key], task_id=batch_key, queue=queue)
-
-
-@task_received.connect
-def _mark_received(sender=None, request=None, **_kwargs) -> None:
-    """From here kombu tracks the message as unacked; the ledger stops watching its queue.
-
-    A Redis error leaves the batch pending, so a sweep may republish it: a harmless
-    duplicate, never a loss.
+    Runs for at most ``EVENTS_DRAIN_BUDGET_SECONDS``, then schedules itself again while
+    entries remain (after the claim time when they are pending with another consumer).
+    Kafka or Redis unreachable: retried with a backoff growing to 30 s (the entries
+    stay pending for this consumer meanwhile). Another unexpected
+    failure is retried ``FORWARD_MAX_UNEXPECTED_FAILURES`` times; then that batch goes
+    to the DLQ with the error. A lost message or a killed worker is covered by the
+    next drain and by :func:`drain_overdue_streams`.
     """
-    if request is not None and request.name == forward_to_kafka.name:
-        with suppress(RedisError):
-            get_ledger().received(request.id)
+    queue = (self.request.delivery_info or {}).get("routing_key") or None
+    try:
+        forwarded, again_in = stream.drain(
+            key,
+            forward=_forward(key),
+            consumer=stream.consumer_name(),
+            budget_seconds=settings.EVENTS_DRAIN_BUDGET_SECONDS,
+        )
+    except Exception as exc:
+        if isinstance(exc, KafkaError | OSError | RedisError):
+            reset_producer()
+        countdown = min(30, 2 ** min(self.request.retries, 5))
+        # This drain will be back: no request or safety net needs to start another.
+        with suppress(RedisError, OSError):
+            stream.keep_scheduled(key, seconds=countdown + settings.EVENTS_DRAIN_FLAG_SECONDS)
+        raise self.retry(exc=exc, countdown=countdown) from exc
+    if again_in is not None:
+        drain_stream.apply_async(args=[key], queue=queue, countdown=again_in or None)
+    return forwarded
+
+
+@shared_task(name="events.drain_overdue_streams", ignore_result=True)
+def drain_overdue_streams(*, force: bool = False) -> list[str]:
+    """The beat safety net: schedule a drain of every stream whose oldest entry is older
+    than ``EVENTS_DRAIN_SAFETY_SECONDS`` and whose drain flag is unset (its trigger was
+    lost, or its drain died and the flag expired). ``force``: every stream holding
+    entries, flag or not. Returns the streams it scheduled."""
+    older_than = 0 if force else settings.EVENTS_DRAIN_SAFETY_SECONDS
+    scheduled = []
+    for key in stream.overdue(older_than=older_than):
+        if not stream.claim_schedule(key) and not force:
+            continue  # a drain is scheduled or running
+        log.warning("ingestion stream %s has waiting entries: scheduling a drain", key)
+        drain_stream.apply_async(args=[key], queue=settings.CELERY_TASK_DEFAULT_QUEUE)
+        scheduled.append(key)
+    return scheduled
+
+
+@worker_ready.connect
+def _drain_on_start(sender=None, **_kwargs) -> None:
+    """A forwarding worker (one serving ``CELERY_TASK_DEFAULT_QUEUE``) that starts, after
+    a crash say, drains whatever waits at once."""
+    consumer = getattr(sender, "task_consumer", None)
+    served = {queue.name for queue in getattr(consumer, "queues", [])}
+    if settings.CELERY_TASK_DEFAULT_QUEUE not in served:
+        return
+    try:
+        drain_overdue_streams(force=True)
+    except (RedisError, OSError) as exc:
+        log.warning("could not look for waiting ingestion entries at start: %s", exc)

@@ -1,5 +1,7 @@
-"""Rate limits as fixed-window counters in Redis (via Django's cache): requests per key
-(ingestion and queries, counted apart), and failed authentications per client address.
+"""Rate limits as fixed-window counters in Redis: requests per key (queries via Django's
+cache; ingestion counted with the append, ``events/stream.py``), and failed
+authentications per client address (on the streams' Redis, so an ingestion request
+checks them in the same round trip as its append).
 
 ``client_address`` is the one place that decides who the client is: ``REMOTE_ADDR``,
 or behind a proxy listed in ``TRUSTED_PROXIES`` the nearest ``X-Forwarded-For`` hop
@@ -62,6 +64,16 @@ class PerKeyRateThrottle(BaseThrottle):
         return self._wait
 
 
+def ingest_rate_window(key: ApiKey) -> tuple[str, float]:
+    """The counter of ``key``'s ingestion requests in the current ``INGEST_RATE_LIMIT``
+    window (counted by ``stream.append`` together with the events), and the seconds
+    until that window ends (the Retry-After of a 429)."""
+    _, window = settings.INGEST_RATE_LIMIT
+    now, window_start = _window(window)
+    counter = f"ratelimit:ingest:{key.key_hash[:24]}:{window_start}"
+    return counter, max(1.0, window_start + window - now)
+
+
 class QueryRateThrottle(PerKeyRateThrottle):
     """At most ``QUERY_RATE_LIMIT`` query requests per window per key (apart from writes)."""
 
@@ -111,7 +123,10 @@ def client_address(request) -> str:
     return address
 
 
-def _failure_keys(address: str, window: int) -> tuple[str, str]:
+def failure_keys(address: str) -> tuple[str, str]:
+    """The counter of ``address``'s failed authentications and the time its window
+    opened, on the ingestion streams' Redis (so ``stream.append`` can check it)."""
+    _, window = settings.AUTH_FAILURE_RATE_LIMIT
     base = f"authfail:{window}:{address[:64]}"
     return base, f"{base}:since"
 
@@ -120,15 +135,16 @@ def refuse_if_locked_out(address: str) -> None:
     """Throttled (429, Retry-After) when ``address`` has had ``AUTH_FAILURE_RATE_LIMIT``
     failed authentications in its current window (which opens at its first failure);
     any key it presents is then refused, so a correct guess is not revealed."""
+    from .stream import client
+
     limit, window = settings.AUTH_FAILURE_RATE_LIMIT
     if limit <= 0:
         return
-    count_key, since_key = _failure_keys(address, window)
-    found = cache.get_many([count_key, since_key])
-    if (found.get(count_key) or 0) < limit:
+    count, since = client().mget(failure_keys(address))
+    if int(count or 0) < limit:
         return
     now = time.time()
-    wait = max(1.0, found.get(since_key, now) + window - now)
+    wait = max(1.0, float(since or now) + window - now)
     raise Throttled(
         wait,
         detail=f"too many failed authentications from this address: the limit is {limit} "
@@ -138,14 +154,20 @@ def refuse_if_locked_out(address: str) -> None:
 
 def record_auth_failure(address: str) -> None:
     """Count one failed authentication of ``address`` in its current window."""
+    from .stream import client
+
     limit, window = settings.AUTH_FAILURE_RATE_LIMIT
     if limit > 0:
-        count_key, since_key = _failure_keys(address, window)
-        cache.add(since_key, time.time(), timeout=window + 1)
-        _count_hit(count_key, window)
+        count_key, since_key = failure_keys(address)
+        pipe = client().pipeline(transaction=True)
+        pipe.set(since_key, repr(time.time()), nx=True, ex=window + 1)
+        pipe.set(count_key, 0, nx=True, ex=window + 1)
+        pipe.incr(count_key)
+        pipe.execute()
 
 
 def reset_auth_failures(address: str) -> None:
     """Forget ``address``'s failed authentications."""
-    _, window = settings.AUTH_FAILURE_RATE_LIMIT
-    cache.delete_many(_failure_keys(address, window))
+    from .stream import client
+
+    client().delete(*failure_keys(address))

@@ -4,14 +4,26 @@ from django.urls import path
 
 from .views.keen import KeenBatchView, KeenEventView
 from .views.native import NativeEventsView
-from .views.segment import SEGMENT_CALLS, SegmentView
+from .views.segment import SEGMENT_CALLS, SegmentPixelView, SegmentView
+
+# Segment's routes, each also with a trailing slash (as some official SDKs send them;
+# left out of the schema): /v1/import is /v1/batch under the name other SDKs post to.
+_SEGMENT_ROUTES = [
+    ("v1/batch", SegmentView, None, "segment-batch"),
+    ("v1/import", SegmentView, None, "segment-import"),
+    *[(f"v1/{call}", SegmentView, call, f"segment-{call}") for call in SEGMENT_CALLS],
+    *[(f"v1/pixel/{c}", SegmentPixelView, c, f"segment-pixel-{c}") for c in SEGMENT_CALLS],
+]
 
 urlpatterns = [
     path("api/v1/events", NativeEventsView.as_view(), name="events"),
-    path("v1/batch", SegmentView.as_view(call_type=None), name="segment-batch"),
     *[
-        path(f"v1/{call}", SegmentView.as_view(call_type=call), name=f"segment-{call}")
-        for call in SEGMENT_CALLS
+        path(route, view.as_view(call_type=call), name=name)
+        for route, view, call, name in _SEGMENT_ROUTES
+    ],
+    *[
+        path(f"{route}/", view.as_view(call_type=call, schema=None), name=f"{name}-slash")
+        for route, view, call, name in _SEGMENT_ROUTES
     ],
     path("3.0/projects/<str:project_id>/events", KeenBatchView.as_view(), name="keen-batch"),
     path(

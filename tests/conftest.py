@@ -45,11 +45,15 @@ class WorkerProcess:
                 sys.executable, "-m", "celery", "-A", "analytics_site", "worker",
                 "--pool", self.pool, "--concurrency", "1", "--queues", self.queue,
                 "--hostname", f"{self.queue}-{time.monotonic_ns()}@%h",
-                "--without-gossip", "--without-mingle", "--loglevel", "WARNING",
+                "--without-gossip", "--without-mingle",
+                "--loglevel", os.environ.get("TEST_WORKER_LOGLEVEL", "WARNING"),
             ],
             cwd=REPO_ROOT,
             env={**os.environ, "DJANGO_SETTINGS_MODULE": "analytics_site.settings",
-                 "KAFKA_REQUEST_TIMEOUT_MS": "3000", "CELERY_VISIBILITY_TIMEOUT": "5", **self.env},
+                 "KAFKA_REQUEST_TIMEOUT_MS": "3000", "EVENTS_STREAM_CLAIM_IDLE_SECONDS": "3",
+                 "EVENTS_DRAIN_FLAG_SECONDS": "3",
+                 "EVENTS_STREAM_PREFIX": f"{self.queue}:stream",
+                 "CELERY_DEFAULT_QUEUE": self.queue, **self.env},
             start_new_session=True,
         )  # fmt: skip
 
@@ -153,6 +157,16 @@ def _no_failed_authentications_counted(request):
     reset_auth_failures("127.0.0.1")
     yield
     reset_auth_failures("127.0.0.1")
+
+
+@pytest.fixture(autouse=True)
+def _no_remembered_keys():
+    """Every test starts with no API key remembered in this process (auth.lookup_key)."""
+    from events.auth import forget_cached_keys
+
+    forget_cached_keys()
+    yield
+    forget_cached_keys()
 
 
 @pytest.fixture(autouse=True)

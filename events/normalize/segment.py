@@ -14,7 +14,8 @@ Mapping (null counts as absent; unknown fields such as ``writeKey``, ``integrati
 - distinct_id: ``userId``, else ``anonymousId``.
 - properties: ``properties`` (track, page, screen) or ``traits`` (identify, group), plus
   ``groupId`` (group), ``previousId`` (alias), ``name`` and ``category`` (page, screen)
-  when present; those top-level fields win over same-named keys.
+  when present; those top-level fields win over same-named keys. An identify without
+  top-level ``traits`` takes ``context.traits`` (as RudderStack's SDK sends them).
 - context: the batch's ``context`` overlaid by the message's ``context`` (message keys
   win), plus ``userId``/``anonymousId`` when present, so queries can see them.
 - timestamp: ``t`` = ``timestamp``, else ``originalTimestamp``; ``sentAt`` from the
@@ -112,7 +113,7 @@ def normalize_segment(
     event_id = optional_string(
         message, "messageId", max_length=limits.max_event_id_length, problems=problems
     )
-    properties = _properties(message, kind, limits=limits, problems=problems)
+    properties = _properties(message, kind, batch, limits=limits, problems=problems)
     context = _context(message, batch, limits=limits, problems=problems)
     timestamp = _timestamp(message, batch, received_at, limits=limits, problems=problems)
 
@@ -166,14 +167,24 @@ def _segment_id(
 
 
 def _properties(
-    message: Mapping[str, Any], kind: str | None, *, limits: Limits, problems: Problems
+    message: Mapping[str, Any],
+    kind: str | None,
+    batch: Mapping[str, Any],
+    *,
+    limits: Limits,
+    problems: Problems,
 ) -> dict[str, Any]:
     source = _PROPERTIES_FIELD.get(kind or "")
     properties: dict[str, Any] = {}
     if source is not None:
         properties = dict(optional_object(message, source, problems=problems))
-        check_tree(properties, path=source, limits=limits, problems=problems)
-        check_paths(properties, path=source, problems=problems)
+        path = source
+        if kind == "identify" and message.get("traits") is None:
+            # Bounded with the rest of the context (``_context``): checked once there.
+            properties, path = dict(_context_traits(message, batch)), "context.traits"
+        else:
+            check_tree(properties, path=path, limits=limits, problems=problems)
+        check_paths(properties, path=path, problems=problems)
     for key in _EXTRA_FIELDS.get(kind or "", ()):
         value = message.get(key)
         if value is None:
@@ -186,6 +197,18 @@ def _properties(
         if value is not None:
             properties[key] = value
     return properties
+
+
+def _context_traits(message: Mapping[str, Any], batch: Mapping[str, Any]) -> Mapping[str, Any]:
+    """``traits`` of the message's context (over the batch's), where RudderStack's SDK
+    sends identify traits; ``{}`` unless it is an object (a bad context is reported by
+    ``_context``, and the value stays in the context as sent)."""
+    contexts = (message.get("context"), batch.get("context"))
+    for context in contexts:
+        if isinstance(context, dict) and "traits" in context:
+            traits = context["traits"]
+            return traits if isinstance(traits, dict) else {}
+    return {}
 
 
 def _context(

@@ -1,5 +1,6 @@
-"""What every ingestion view shares: parsers, write-key permission, per-key rate limit,
-and the normalize -> keep the valid -> enqueue flow."""
+"""What every ingestion view shares: parsers, write-key permission, and the
+normalize -> keep the valid -> count and append flow (the per-key rate limit is
+counted in the same Redis round trip as the append: ``events/stream.py``)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ from collections.abc import Callable, Sequence
 
 from django.conf import settings
 from django.utils import timezone
-from rest_framework.exceptions import Throttled
 from rest_framework.views import APIView
 
 from analytics_site.errors import PayloadTooLarge
@@ -17,7 +17,14 @@ from ..envelope import Envelope, RequestEventIds
 from ..ingest import IngestResult, enqueue, normalize_each, raise_if_nothing_valid
 from ..limits import current_limits
 from ..parsers import EventJSONParser, EventTextParser
-from ..throttling import PerKeyRateThrottle
+from ..stream import LockedOut, RateLimited
+from ..throttling import (
+    client_address,
+    failure_keys,
+    ingest_rate_window,
+    rate_limited,
+    refuse_if_locked_out,
+)
 
 
 class IngestView(APIView):
@@ -25,21 +32,14 @@ class IngestView(APIView):
 
     parser_classes = [EventJSONParser, EventTextParser]
     permission_classes = [KeyKindPermission]
-    throttle_classes = [PerKeyRateThrottle]
+    throttle_classes: list = []  # INGEST_RATE_LIMIT is counted with the append (enqueue)
+    lockout_checked_on_append = True  # the key authentication leaves it to enqueue
     allowed_key_kinds = ("write",)
 
     def initial(self, request, *args, **kwargs):
         self.received_at = timezone.now()
         self.limits = current_limits()
         super().initial(request, *args, **kwargs)
-
-    def throttled(self, request, wait):
-        limit, window = settings.INGEST_RATE_LIMIT
-        raise Throttled(
-            wait,
-            detail=f"rate limit of {limit} requests per {window}s exceeded for this key; "
-            f"retry in {int(wait + 0.999)}s",
-        )
 
     def check_batch_size(self, items: Sequence[object]) -> None:
         """413 when a batch holds more events than the configured limit."""
@@ -93,6 +93,22 @@ class IngestView(APIView):
     ) -> IngestResult:
         """Normalize, answer 400/413 if nothing is valid, else enqueue the valid events."""
         result = self.normalize(items, normalizer, indexed=indexed, **options)
+        self.enqueue(result)
         raise_if_nothing_valid(result)
-        enqueue(result.accepted, limits=self.limits, stored_bytes=result.stored_bytes)
         return result
+
+    def enqueue(self, result: IngestResult) -> None:
+        """Check the client's failed-authentication lockout (deferred to here by the
+        key authentication), count this request against the key's rate limit and append
+        its valid events, in one Redis round trip; 429 with Retry-After past either
+        limit, nothing taken."""
+        counter, wait = ingest_rate_window(self.request.auth)
+        address = client_address(self.request)
+        lockout_key, _ = failure_keys(address)
+        try:
+            enqueue(result, limits=self.limits, rate_key=counter, lockout_key=lockout_key)
+        except LockedOut:
+            refuse_if_locked_out(address)  # raises the 429 with its Retry-After
+            raise
+        except RateLimited:
+            raise rate_limited("INGEST_RATE_LIMIT", wait) from None

@@ -7,7 +7,7 @@ from rest_framework import status
 from rest_framework.exceptions import ParseError
 from rest_framework.response import Response
 
-from ..auth import BearerKeyAuthentication
+from ..auth import NativeWriteKeyAuthentication
 from ..normalize import normalize_native
 from .base import IngestView
 
@@ -37,9 +37,10 @@ NATIVE_REQUEST = {
 
 
 class NativeEventsView(IngestView):
-    """Accept events with a write key; 202 once they are durably queued."""
+    """Accept events with a write key (``Authorization: Bearer``, ``X-Api-Key`` or, for
+    ``navigator.sendBeacon``, ``?api_key=``); 202 once they are durably queued."""
 
-    authentication_classes = [BearerKeyAuthentication]
+    authentication_classes = [NativeWriteKeyAuthentication]
 
     @extend_schema(
         request={"application/json": NATIVE_REQUEST},

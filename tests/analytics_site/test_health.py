@@ -9,7 +9,7 @@ from tests.conftest import run_stack
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(databases=["default", "cassandra"])]
 
-COMPONENTS = {"database", "redis", "kafka", "cassandra", "aggregation"}
+COMPONENTS = {"database", "redis", "kafka", "cassandra", "aggregation", "forwarding"}
 
 
 def _health() -> tuple[int, dict]:

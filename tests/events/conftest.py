@@ -1,4 +1,4 @@
-"""Ingestion fixtures: a project with keys, a Kafka tap, a real Celery worker."""
+"""Ingestion fixtures: private queues and streams, a real Celery worker."""
 
 from __future__ import annotations
 
@@ -11,26 +11,24 @@ from tests.conftest import WorkerProcess
 
 @pytest.fixture(autouse=True)
 def private_queue(settings):
-    """Every test enqueues to its own Celery queue, deleted afterwards."""
+    """Every test enqueues to its own Celery queue and ingestion streams, deleted
+    afterwards; a drain whose worker was killed is re-triggered within 3 s."""
     queue = f"test-{uuid.uuid4().hex[:8]}"
     settings.CELERY_TASK_DEFAULT_QUEUE = queue
+    settings.EVENTS_STREAM_PREFIX = f"{queue}:stream"
+    settings.EVENTS_DRAIN_FLAG_SECONDS = 3
     yield queue
     import redis
 
-    client = redis.Redis.from_url(settings.CELERY_BROKER_URL, socket_connect_timeout=1)
-    from events import ledger
+    from tests.events.stream_tap import delete_streams
 
     try:
-        pending = ledger.PREFIX + f"pending:{queue}"
-        keys = client.zrange(pending, 0, -1)
-        if keys:
-            client.hdel(ledger.RECORDS, *keys)
-            client.hdel(ledger.QUEUES, *keys)
-        client.delete(queue, pending)
+        delete_streams(settings.EVENTS_STREAM_PREFIX)
+        client = redis.Redis.from_url(settings.CELERY_BROKER_URL, socket_connect_timeout=1)
+        client.delete(queue)
+        client.close()
     except redis.ConnectionError:
         pass  # tests of pure logic run without services
-    finally:
-        client.close()
 
 
 @pytest.fixture

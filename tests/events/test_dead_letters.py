@@ -146,17 +146,17 @@ def test_one_oversized_message_is_rejected_and_the_rest_accepted(
     assert {record["event_id"] for _, record in records} == {"small-1", "small-2"}
 
 
-def _ledger_batch(records: object, queue: str, *, raw: bytes | None = None) -> str:
-    from events.ledger import RECORDS, get_ledger
-    from events.tasks import republish
+def _append(entries: list[tuple[str, bytes, bytes]]) -> list[str]:
+    """Append raw (topic, key, value) entries to the test's streams as the web would,
+    and schedule their drains; the streams written."""
+    from events import stream
+    from events.tasks import drain_stream
 
-    key = f"test-batch-{uuid.uuid4().hex}"
-    ledger = get_ledger()
-    ledger.record(key, queue, records if raw is None else [])
-    if raw is not None:
-        ledger.client.hset(RECORDS, key, raw)
-    republish(key, queue)
-    return key
+    encoded = [stream.Encoded(topic=t, key=k, value=v) for t, k, v in entries]
+    triggered = stream.append(encoded, rate_key=None, limit=0, window=1)
+    for key in triggered:
+        drain_stream.apply_async(args=[key], queue=settings.CELERY_TASK_DEFAULT_QUEUE)
+    return triggered
 
 
 def _record(event_id: str, project: str, **overrides: object) -> dict:
@@ -168,45 +168,40 @@ def _record(event_id: str, project: str, **overrides: object) -> dict:
     }  # fmt: skip
 
 
+def _drained(streams: list[str], timeout: float = 10) -> bool:
+    from events import stream
+
+    deadline = time.monotonic() + timeout
+    while any(stream.client().xlen(key) for key in streams) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return not any(stream.client().xlen(key) for key in streams)
+
+
 def test_records_that_can_never_be_produced_reach_the_dlq_and_the_rest_their_topic(
     topic_prefix, private_queue, worker
 ) -> None:
-    from events.ledger import RECORDS, get_ledger
-
     project = f"p{uuid.uuid4().hex[:8]}"
-    key = _ledger_batch(
-        [
-            _record("good", project),
-            _record("unencodable", project, distinct_id="x\ud800"),
-            _record("too-large", project, properties={"blob": "b" * 2_000_000}),
-        ],
-        private_queue,
-    )
-    dead = _read_topic(f"{topic_prefix}.dlq", count=2)
-    reasons = {letter["event_id"]: letter["reason"] for letter in dead}
-    assert set(reasons) == {"unencodable", "too-large"}
-    assert reasons["unencodable"].startswith("not encodable")
-    assert "MessageSizeTooLargeError" in reasons["too-large"]
-    assert all(letter["stage"] == "forward" for letter in dead)
-    delivered = _read_topic(f"{topic_prefix}.server", count=1)
+    topic = f"{topic_prefix}.server"
+    good = json.dumps(_record("good", project)).encode()
+    too_large = json.dumps(_record("too-large", project, properties={"b": "b" * 2_000_000}))
+    streams = _append([(topic, b"k1", good), (topic, b"k2", too_large.encode())])
+    dead = _read_topic(f"{topic_prefix}.dlq", count=1)
+    assert [letter["event_id"] for letter in dead] == ["too-large"]
+    assert "MessageSizeTooLargeError" in dead[0]["reason"]
+    assert dead[0]["stage"] == "forward"
+    delivered = _read_topic(topic, count=1)
     assert [record["event_id"] for record in delivered] == ["good"]
-    deadline = time.monotonic() + 10
-    while get_ledger().client.hexists(RECORDS, key) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not get_ledger().client.hexists(RECORDS, key), "the batch must leave the ledger"
+    assert _drained(streams), "the entries must leave the stream once handled"
 
 
 def test_a_batch_that_keeps_failing_reaches_the_dlq_instead_of_retrying_forever(
     topic_prefix, private_queue, worker
 ) -> None:
-    from events.ledger import RECORDS, get_ledger
-
-    key = _ledger_batch(None, private_queue, raw=b"{not json")
+    # An entry no topic can take (the producer asserts on an empty topic name): it fails
+    # the same way on every attempt, neither Kafka nor Redis being unreachable.
+    streams = _append([("", b"k", b"{not json")])
     dead = _read_topic(f"{topic_prefix}.dlq", count=1, timeout=90)
     assert len(dead) == 1
-    assert dead[0]["reason"].startswith("forwarding failed: JSONDecodeError")
+    assert dead[0]["reason"].startswith("forwarding failed 2 times:"), dead[0]["reason"]
     assert "{not json" in json.dumps(dead[0]["record"])
-    deadline = time.monotonic() + 10
-    while get_ledger().client.hexists(RECORDS, key) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not get_ledger().client.hexists(RECORDS, key)
+    assert _drained(streams)

@@ -25,6 +25,7 @@ import threading
 import time
 import uuid
 from collections import Counter
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -230,12 +231,13 @@ def test_every_accepted_event_is_counted_once_through_every_fault(tmp_path, depl
     import redis
     from django.conf import settings
 
-    from events.ledger import INFLIGHT, QUEUES, RECORDS
+    from events.stream import GROUP
 
     env = deployment
     db = tmp_path / "db.sqlite3"
     queue = env["CELERY_DEFAULT_QUEUE"]
-    ledger = redis.Redis.from_url(settings.REDIS_URL, decode_responses=True)
+    streams = [f"{env['EVENTS_STREAM_PREFIX']}:{n}" for n in range(settings.EVENTS_STREAM_SHARDS)]
+    broker = redis.Redis.from_url(settings.EVENTS_STREAM_REDIS_URL)
     keys = json.loads(manage(env, "createproject", "Faults", "--json"))
     forwarder = WorkerProcess(queue, env=env)
     aggregator = WorkerProcess(env["AGGREGATION_QUEUE"], env=env, pool="prefork")
@@ -249,27 +251,30 @@ def test_every_accepted_event_is_counted_once_through_every_fault(tmp_path, depl
     log: list[str] = []
     faults: dict[str, Fault] = {}
 
-    def inflight_here() -> list[str]:
-        """Batches of this test's queue that a worker has received and not finished."""
-        batches = ledger.zrange(INFLIGHT, 0, -1)
-        owners = ledger.hmget(QUEUES, batches) if batches else []
-        return [b for b, owner in zip(batches, owners, strict=True) if owner == queue]
+    def held_here() -> dict[str, list[str]]:
+        """Event ids a drain of this deployment has read and not yet acknowledged, by
+        stream (read from the stream: the pending entries are still in it)."""
+        held: dict[str, list[str]] = {}
+        for stream in streams:
+            with suppress(redis.ResponseError):  # no group yet
+                pending = broker.xpending_range(stream, GROUP, min="-", max="+", count=10_000)
+                ids = [p["message_id"] for p in pending]
+                values = [broker.xrange(stream, min=i, max=i) for i in ids]
+                held[stream] = [json.loads(v[0][1][b"v"])["event_id"] for v in values if v]
+        return {stream: ids for stream, ids in held.items() if ids}
 
     def kill_forwarder_holding_work() -> None:
-        """SIGKILL the forwarding worker at a moment it holds an unfinished batch."""
+        """SIGKILL the forwarding worker at a moment it holds entries not yet acknowledged."""
         for _attempt in range(5):
-            _wait_for("a batch in flight", inflight_here, 30, 0.002)
+            _wait_for("entries held by a drain", held_here, 30, 0.002)
             forwarder.kill()
-            held = {b: ledger.hget(RECORDS, b) for b in inflight_here()}
-            held = {b: records for b, records in held.items() if records}
-            if held:  # received by the killed worker, not yet in Kafka
-                faults["celery worker"].evidence["held"] = {
-                    b: [r["event_id"] for r in json.loads(records)] for b, records in held.items()
-                }
+            held = held_here()
+            if held:  # read by the killed worker, not acknowledged
+                faults["celery worker"].evidence["held"] = held
                 return
             forwarder.start()  # it finished just before the kill: try again
             time.sleep(2)
-        raise AssertionError("never caught the forwarding worker holding a batch")
+        raise AssertionError("never caught the forwarding worker holding entries")
 
     def kill_aggregator_mid_run() -> None:
         """SIGKILL the aggregation worker (and its Spark JVM) while a run over new records

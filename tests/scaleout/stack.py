@@ -144,8 +144,9 @@ http {{
 
 def production_env(db_path: Path, *, queue: str, **extra: str) -> dict[str, str]:
     """Environment of every process of the deployment: a shared SQLite file, a private
-    Celery queue, the test keyspace, production mode (DJANGO_SECURE) behind nginx, the
-    venv on PATH. Call it from a test marked to use the "cassandra" database."""
+    Celery queue and ingestion streams, the test keyspace, production mode
+    (DJANGO_SECURE) behind nginx, the venv on PATH. Call it from a test marked to use
+    the "cassandra" database."""
     from django.db import connections
 
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_"))}
@@ -154,6 +155,7 @@ def production_env(db_path: Path, *, queue: str, **extra: str) -> dict[str, str]
         DATABASE_URL=f"sqlite:///{db_path}",
         CASSANDRA_KEYSPACE=connections["cassandra"].settings_dict["NAME"],
         CELERY_DEFAULT_QUEUE=queue,
+        EVENTS_STREAM_PREFIX=f"{queue}:stream",
         DJANGO_SECURE="true",
         DJANGO_SECRET_KEY=secrets.token_urlsafe(50),
         DJANGO_ALLOWED_HOSTS="127.0.0.1",
