@@ -192,11 +192,19 @@ CELERY_RESULT_EXPIRES = 3600
 # Accepted events wait here (Redis with AOF appendfsync always) until Kafka has them.
 EVENTS_STREAM_REDIS_URL = env.str("EVENTS_STREAM_REDIS_URL", default=CELERY_BROKER_URL)
 EVENTS_STREAM_PREFIX = env.str("EVENTS_STREAM_PREFIX", default="events:stream")
-EVENTS_STREAM_SHARDS = env.int("EVENTS_STREAM_SHARDS", default=4)
+# One shard per forwarding worker process (the worker role runs WORKER_CONCURRENCY=2):
+# more shards than processes leave some shards waiting for a free drain.
+EVENTS_STREAM_SHARDS = env.int("EVENTS_STREAM_SHARDS", default=2)
 # Entries per read (XREADGROUP COUNT) and the time one drain task runs before it
 # schedules the next one.
 EVENTS_DRAIN_BATCH = env.int("EVENTS_DRAIN_BATCH", default=2000)
-EVENTS_DRAIN_BUDGET_SECONDS = env.float("EVENTS_DRAIN_BUDGET_SECONDS", default=1.0)
+EVENTS_DRAIN_BUDGET_SECONDS = env.float("EVENTS_DRAIN_BUDGET_SECONDS", default=2.0)
+# A drain whose stream is empty waits this long for new entries before it ends, so
+# under steady load one drain per shard keeps running and requests publish no tasks.
+EVENTS_DRAIN_LINGER_MS = env.int("EVENTS_DRAIN_LINGER_MS", default=200)
+# When a read returns a trickle (fewer than EVENTS_DRAIN_BATCH), the drain waits this
+# long for more before producing: fewer Kafka rounds for a few ms of latency.
+EVENTS_DRAIN_COLLECT_MS = env.int("EVENTS_DRAIN_COLLECT_MS", default=50)
 # Entries a consumer has held this long without acknowledging them are taken over by
 # the next drain (XAUTOCLAIM): their drain died. Must exceed one Kafka round of a batch.
 EVENTS_STREAM_CLAIM_IDLE_SECONDS = env.float("EVENTS_STREAM_CLAIM_IDLE_SECONDS", default=30.0)

@@ -220,9 +220,9 @@ def _entries(stream: str, raw: list) -> list[Entry]:
     return entries
 
 
-def read(stream: str, *, consumer: str, count: int) -> list[Entry]:
-    """The next entries for ``consumer``: its own pending ones first (a retried drain),
-    then entries idle past the claim time in a dead consumer's hands, then new ones."""
+def read_recovered(stream: str, *, consumer: str, count: int) -> list[Entry]:
+    """Entries to redo before new ones: ``consumer``'s own pending ones (a retried drain),
+    else entries idle past the claim time in a dead consumer's hands (``XAUTOCLAIM``)."""
     redis_client = client()
     _ensure_group(redis_client, stream)
     try:
@@ -239,13 +239,13 @@ def read(stream: str, *, consumer: str, count: int) -> list[Entry]:
     entries = _entries(stream, claimed[1])
     if entries:
         log.warning("took over %d entries of %s left by a dead consumer", len(entries), stream)
-        return entries
-    return read_new(stream, consumer=consumer, count=count)
+    return entries
 
 
-def read_new(stream: str, *, consumer: str, count: int) -> list[Entry]:
-    """Entries never delivered to any consumer, up to ``count``."""
-    fresh = client().xreadgroup(GROUP, consumer, {stream: ">"}, count=count)
+def read_new(stream: str, *, consumer: str, count: int, block_ms: int | None = None) -> list[Entry]:
+    """Entries never delivered to any consumer, up to ``count``; with ``block_ms``, wait
+    that long for the first one to arrive (returning as soon as one does)."""
+    fresh = client().xreadgroup(GROUP, consumer, {stream: ">"}, count=count, block=block_ms)
     return _entries(stream, fresh[0][1]) if fresh else []
 
 
@@ -274,21 +274,30 @@ def fault_point(name: str) -> None:
 def drain(
     stream: str, *, forward: Forward, consumer: str, budget_seconds: float
 ) -> tuple[int, float | None]:
-    """Forward ``stream``'s entries until it is empty or ``budget_seconds`` have passed.
+    """Forward ``stream``'s entries until it stays empty for ``EVENTS_DRAIN_LINGER_MS`` or
+    ``budget_seconds`` have passed.
 
-    ``forward`` must raise unless every entry is on Kafka (or in the DLQ). Returns
-    (entries forwarded, seconds after which another drain must run, or None): 0 when
-    the budget ran out with entries left; the claim time when entries remain pending
-    with another consumer (alive and busy, or dead: the next drain takes them over).
-    The flag is cleared before the last read, so a request appending after that read
-    schedules a drain of its own.
+    Entries to redo (:func:`read_recovered`) come first. ``forward`` must raise unless
+    every entry is on Kafka (or in the DLQ). Returns (entries forwarded, seconds after
+    which another drain must run, or None): 0 when the budget ran out; the claim time
+    when entries remain pending with another consumer (alive and busy, or dead: the
+    next drain takes them over). The flag is cleared before the last read, so a request
+    appending after that read schedules a drain of its own. Lingering keeps one drain
+    per shard running under steady load, so requests publish no tasks.
     """
     count = settings.EVENTS_DRAIN_BATCH
     deadline = time.monotonic() + budget_seconds
     forwarded = 0
+    fault_point("before_read")
+    entries = read_recovered(stream, consumer=consumer, count=count)
     while True:
-        fault_point("before_read")
-        entries = read(stream, consumer=consumer, count=count)
+        if not entries:
+            linger = settings.EVENTS_DRAIN_LINGER_MS
+            entries = read_new(stream, consumer=consumer, count=count, block_ms=linger or None)
+            if 0 < len(entries) < count and settings.EVENTS_DRAIN_COLLECT_MS:
+                # A trickle: let a few more arrive, so one produce round serves many.
+                time.sleep(settings.EVENTS_DRAIN_COLLECT_MS / 1000)
+                entries += read_new(stream, consumer=consumer, count=count - len(entries))
         if not entries:
             client().delete(flag_key(stream))
             entries = read_new(stream, consumer=consumer, count=count)
@@ -301,6 +310,7 @@ def drain(
         fault_point("before_ack")
         done(stream, entries)
         forwarded += len(entries)
+        entries = []
         if time.monotonic() >= deadline:
             return forwarded, 0.0
 
