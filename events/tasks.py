@@ -44,7 +44,14 @@ def _count_failure(key: str, first_id: bytes) -> int:
     return int(count)
 
 
-@shared_task(bind=True, name="events.drain_stream", max_retries=None, ignore_result=True)
+@shared_task(
+    bind=True,
+    name="events.drain_stream",
+    max_retries=None,
+    ignore_result=True,
+    soft_time_limit=240,
+    time_limit=300,
+)
 def drain_stream(self, key: str) -> int:
     """Forward the ingestion stream ``key`` to Kafka until it is empty; the count.
 

@@ -39,11 +39,12 @@ def _count_hit(cache_key: str, window: int) -> int:
         return 1
 
 
-class PerKeyRateThrottle(BaseThrottle):
-    """At most ``INGEST_RATE_LIMIT`` requests per window per key; 429 + Retry-After beyond."""
+class QueryRateThrottle(BaseThrottle):
+    """At most ``QUERY_RATE_LIMIT`` query requests per window per key (apart from
+    writes, which ``stream.append`` counts); 429 + Retry-After beyond."""
 
-    rate_setting = "INGEST_RATE_LIMIT"
-    scope = "ingest"
+    rate_setting = "QUERY_RATE_LIMIT"
+    scope = "query"
 
     def __init__(self) -> None:
         self.limit, self.window = getattr(settings, self.rate_setting)
@@ -72,13 +73,6 @@ def ingest_rate_window(key: ApiKey) -> tuple[str, float]:
     now, window_start = _window(window)
     counter = f"ratelimit:ingest:{key.key_hash[:24]}:{window_start}"
     return counter, max(1.0, window_start + window - now)
-
-
-class QueryRateThrottle(PerKeyRateThrottle):
-    """At most ``QUERY_RATE_LIMIT`` query requests per window per key (apart from writes)."""
-
-    rate_setting = "QUERY_RATE_LIMIT"
-    scope = "query"
 
 
 def rate_limited(setting: str, wait: float) -> Throttled:

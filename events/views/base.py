@@ -8,6 +8,8 @@ from collections.abc import Callable, Sequence
 
 from django.conf import settings
 from django.utils import timezone
+from redis.exceptions import RedisError
+from rest_framework.exceptions import Throttled
 from rest_framework.views import APIView
 
 from analytics_site.errors import PayloadTooLarge
@@ -16,6 +18,7 @@ from ..auth import KeyKindPermission
 from ..envelope import Envelope, RequestEventIds
 from ..ingest import IngestResult, enqueue, normalize_each, raise_if_nothing_valid
 from ..limits import current_limits
+from ..models import ApiKey
 from ..parsers import EventJSONParser, EventTextParser
 from ..stream import LockedOut, RateLimited
 from ..throttling import (
@@ -34,6 +37,7 @@ class IngestView(APIView):
     permission_classes = [KeyKindPermission]
     throttle_classes: list = []  # INGEST_RATE_LIMIT is counted with the append (enqueue)
     lockout_checked_on_append = True  # the key authentication leaves it to enqueue
+    lockout_checked = False  # set once this request's lockout has been checked
     allowed_key_kinds = ("write",)
 
     def initial(self, request, *args, **kwargs):
@@ -108,7 +112,26 @@ class IngestView(APIView):
         try:
             enqueue(result, limits=self.limits, rate_key=counter, lockout_key=lockout_key)
         except LockedOut:
-            refuse_if_locked_out(address)  # raises the 429 with its Retry-After
-            raise
+            self.lockout_checked = True
+            refuse_if_locked_out(address)  # raises the 429 with its Retry-After ...
+            raise Throttled(
+                1.0, detail="too many failed authentications from this address; retry in 1s"
+            ) from None  # ... unless the window just ended
         except RateLimited:
+            self.lockout_checked = True
             raise rate_limited("INGEST_RATE_LIMIT", wait) from None
+        self.lockout_checked = True
+
+    def handle_exception(self, exc):
+        """An answer given before the append's script ran (403, 400, 413) must not tell
+        a locked-out address that its key is valid: such an address gets its 429."""
+        # ``_auth`` only: reading ``auth`` would authenticate a request that never was.
+        authenticated = isinstance(getattr(self.request, "_auth", None), ApiKey)
+        if authenticated and not self.lockout_checked and not isinstance(exc, Throttled):
+            try:
+                refuse_if_locked_out(client_address(self.request))
+            except Throttled as locked_out:
+                exc = locked_out
+            except RedisError:
+                pass  # the original answer stands (a 503 if Redis itself is down)
+        return super().handle_exception(exc)

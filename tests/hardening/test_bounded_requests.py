@@ -246,6 +246,38 @@ def test_failed_authentications_are_throttled_per_address(
     assert call("bad-key", neighbour).status_code == 401
 
 
+def test_a_locked_out_address_learns_nothing_from_a_bad_request(
+    project_keys, settings, address
+) -> None:
+    """The ingestion doors check the lockout with the append, so every answer they would
+    give before it (400 bad body, 403 wrong kind or project, 413) is a 429 for a
+    locked-out address: a valid key is not told apart from a bad one."""
+    settings.AUTH_FAILURE_RATE_LIMIT = (3, 60)
+    client = APIClient()
+    attacker, neighbour = address(), address()
+    write, read = project_keys["write_key"], project_keys["read_key"]
+
+    def post(key: str, body: object, source: str, path: str = "/api/v1/events"):
+        return client.generic("POST", path, json.dumps(body), "application/json",
+                              HTTP_AUTHORIZATION=f"Bearer {key}", REMOTE_ADDR=source)  # fmt: skip
+
+    too_many = {"batch": [{"name": "a"}] * (settings.EVENT_LIMITS["max_batch_events"] + 1)}
+    requests = [
+        (write, [], 400),  # not an event or a batch
+        (read, {"name": "a"}, 403),  # a read key on a write door
+        (write, too_many, 413),
+    ]
+    for key, body, status in requests:  # what the neighbour, not locked out, gets
+        assert post(key, body, neighbour).status_code == status
+    for n in range(3):
+        assert post(f"bad-{n}", {"name": "a"}, attacker).status_code == 401
+    for key, body, _ in requests:
+        answer = post(key, body, attacker)
+        assert answer.status_code == 429, (body, answer.content)
+        assert "failed authentications" in answer.json()["error"]["message"]
+    assert post(write, {"name": "a"}, attacker).status_code == 429
+
+
 def test_the_default_limit_is_twenty_failures_a_minute(project_keys) -> None:
     """The shipped default (AUTH_FAILURE_RATE_LIMIT=20/m), from the test client's own
     address: 20 bad keys get 401, the 21st gets 429."""
