@@ -304,7 +304,7 @@ def drain(
             if not entries:
                 held = client().xlen(stream)
                 return forwarded, settings.EVENTS_STREAM_CLAIM_IDLE_SECONDS if held else None
-            client().set(flag_key(stream), "1", ex=settings.EVENTS_DRAIN_FLAG_SECONDS)
+            keep_scheduled(stream, seconds=settings.EVENTS_DRAIN_FLAG_SECONDS)
         fault_point("after_read")
         forward(entries)
         fault_point("before_ack")
@@ -315,6 +315,11 @@ def drain(
             return forwarded, 0.0
 
 
+def _appended_ms(entry_id: bytes) -> int:
+    """When an entry was appended: its id starts with the Unix time in milliseconds."""
+    return int(entry_id.split(b"-")[0])
+
+
 def overdue(prefix: str | None = None, *, older_than: float) -> list[str]:
     """Streams whose oldest entry was appended more than ``older_than`` seconds ago:
     a drain trigger was lost or a drain died. Entry ids start with their append time."""
@@ -323,7 +328,7 @@ def overdue(prefix: str | None = None, *, older_than: float) -> list[str]:
     late = []
     for stream in stream_keys(prefix):
         first = redis_client.xrange(stream, count=1)
-        if first and int(first[0][0].split(b"-")[0]) <= now_ms - older_than * 1000:
+        if first and _appended_ms(first[0][0]) <= now_ms - older_than * 1000:
             late.append(stream)
     return late
 
@@ -337,6 +342,6 @@ def waiting(prefix: str | None = None) -> tuple[int, float]:
         pipe.xrange(key, count=1)
     answers = pipe.execute()
     count = sum(answers[0::2])
-    firsts = [int(first[0][0].split(b"-")[0]) for first in answers[1::2] if first]
+    firsts = [_appended_ms(first[0][0]) for first in answers[1::2] if first]
     oldest = time.time() - min(firsts) / 1000 if firsts else 0.0
     return count, max(0.0, oldest)

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import json
 
-import redis
 from django.conf import settings
 
-
-def _client() -> redis.Redis:
-    return redis.Redis.from_url(settings.EVENTS_STREAM_REDIS_URL, socket_connect_timeout=2)
+from events.stream import client as _client
 
 
 def appended(prefix: str | None = None) -> dict[bytes, dict]:
@@ -22,7 +19,6 @@ def appended(prefix: str | None = None) -> dict[bytes, dict]:
         stream = f"{prefix}:{shard}"
         for entry_id, fields in client.xrange(stream):
             found[stream.encode() + b"/" + entry_id] = json.loads(fields[b"v"])
-    client.close()
     return found
 
 
@@ -32,4 +28,3 @@ def delete_streams(prefix: str) -> None:
     keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
     if keys:
         client.delete(*keys)
-    client.close()
