@@ -75,8 +75,16 @@ def limits_from_mapping(overrides: dict[str, Any] | None) -> Limits:
     return Limits(**overrides)
 
 
+_built: tuple[dict, Limits] | None = None  # (a copy of the mapping, its Limits)
+
+
 def current_limits() -> Limits:
-    """The limits configured in ``settings.EVENT_LIMITS`` (a dict; missing keys keep defaults)."""
+    """The limits configured in ``settings.EVENT_LIMITS`` (a dict; missing keys keep
+    defaults). Built once per distinct mapping: a changed setting takes effect at once."""
     from django.conf import settings
 
-    return limits_from_mapping(getattr(settings, "EVENT_LIMITS", None))
+    global _built
+    mapping = getattr(settings, "EVENT_LIMITS", None) or {}
+    if _built is None or _built[0] != mapping:
+        _built = (dict(mapping), limits_from_mapping(mapping))
+    return _built[1]

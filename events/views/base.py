@@ -10,6 +10,7 @@ from django.conf import settings
 from django.utils import timezone
 from redis.exceptions import RedisError
 from rest_framework.exceptions import Throttled
+from rest_framework.renderers import JSONRenderer
 from rest_framework.views import APIView
 
 from analytics_site.errors import PayloadTooLarge
@@ -28,12 +29,15 @@ from ..throttling import (
     rate_limited,
     refuse_if_locked_out,
 )
+from .negotiation import JSONAnswers
 
 
 class IngestView(APIView):
     """Base for the three front doors; ``received_at`` and ``limits`` are fixed per request."""
 
     parser_classes = [EventJSONParser, EventTextParser]
+    renderer_classes = [JSONRenderer]
+    content_negotiation_class = JSONAnswers  # any Accept gets JSON, never a 406
     permission_classes = [KeyKindPermission]
     throttle_classes: list = []  # INGEST_RATE_LIMIT is counted with the append (enqueue)
     lockout_checked_on_append = True  # the key authentication leaves it to enqueue

@@ -29,7 +29,9 @@ projects (default 4, one write key each; client connection *i* uses key *i* mod
 Every event carries a client-chosen ``event_id``; no figure is printed until a consumer
 has seen every id sent so far in Kafka.
 
-Figures: single-event requests/s and p99 against the trivial endpoint (same load);
+Figures: single-event requests/s and p99 against the trivial endpoint (same load, in
+``BENCH_ROUNDS`` alternating rounds, default 5, so that a shared machine's drift hits
+both);
 2xx -> Kafka ack p99 (single events, and batches) against a raw producer's one-record
 send -> ack p99; batches of 100 events, API -> Kafka ack (first request sent to the
 last record appended), against a raw kafka-python producer sending the same envelopes;
@@ -39,7 +41,7 @@ sent in batches of 100).
 
 Run: ``.venv/bin/python -m tests.benchmarks.bench_ingest``
 Environment: ``BENCH_PORT`` (8765; the baseline uses the next port), ``BENCH_SINGLES``
-(5000), ``BENCH_CONCURRENCY`` (8), ``BENCH_BATCHES`` (200), ``BENCH_KEYS`` (4),
+(5000), ``BENCH_ROUNDS`` (5), ``BENCH_CONCURRENCY`` (8), ``BENCH_BATCHES`` (200), ``BENCH_KEYS`` (4),
 ``BENCH_RSS_EVENTS`` (1000000), ``BENCH_REDIS_DB`` (11).
 """
 
@@ -230,6 +232,17 @@ class LoadResult:
     @property
     def p99_ms(self) -> float:
         return percentile(self.latencies, 99) * 1000
+
+
+def combined(results: Sequence[LoadResult]) -> LoadResult:
+    """Several rounds as one: requests and seconds summed, latencies pooled."""
+    total = LoadResult(0, 0.0, results[0].started_wall)
+    for result in results:
+        total.requests += result.requests
+        total.seconds += result.seconds
+        total.latencies += result.latencies
+        total.answered_at |= result.answered_at
+    return total
 
 
 def percentile(values: Sequence[float], p: int) -> float:
@@ -532,6 +545,7 @@ def main() -> None:
     figures_argument(parser)
     args = parser.parse_args()
     singles = int(os.environ.get("BENCH_SINGLES", "5000"))
+    rounds = max(1, int(os.environ.get("BENCH_ROUNDS", "5")))
     concurrency = int(os.environ.get("BENCH_CONCURRENCY", "8"))
     batches = int(os.environ.get("BENCH_BATCHES", "200"))
     key_count = int(os.environ.get("BENCH_KEYS", "4"))
@@ -586,13 +600,18 @@ def main() -> None:
         check(timeout=180)
         worker_count, rss_before = workers_rss_mib(web)
 
-        # 1. single events against the trivial endpoint, same gunicorn flags and load
-        _step(f"{singles:,} single requests, trivial DRF endpoint")
-        noop = load(BASELINE_PORT, noop_requests(singles), concurrency)
-        _step(f"{singles:,} single-event requests")
+        # 1. single events against the trivial endpoint, same gunicorn flags and load,
+        # in alternating rounds so that drift in a shared machine's speed hits both
+        _step(f"{singles:,} single-event requests and as many to the trivial DRF endpoint")
         single_load = single_requests(singles, keys, concurrency, "single")
         sent.update(i for r in single_load for i in r.event_ids)
-        ours = load(PORT, single_load, concurrency)
+        per_round = -(-singles // rounds)
+        noop_rounds, our_rounds = [], []
+        for first in range(0, singles, per_round):
+            chunk = single_load[first : first + per_round]
+            noop_rounds.append(load(BASELINE_PORT, noop_requests(len(chunk)), concurrency))
+            our_rounds.append(load(PORT, chunk, concurrency))
+        noop, ours = combined(noop_rounds), combined(our_rounds)
         check()
         single_ack_p99 = percentile(arrivals.ack_latencies(ours.answered_at), 99)
 

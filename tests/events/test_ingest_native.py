@@ -138,3 +138,18 @@ def test_rate_limit_answers_429_with_retry_after(project_keys, settings, celery_
     assert throttled.status_code == 429
     assert 1 <= int(throttled["Retry-After"]) <= 60
     assert "2 requests per 60s" in throttled.json()["error"]["message"]
+
+
+@pytest.mark.parametrize("accept", ["application/xml", "text/html", "image/*", "*/*", ""])
+def test_every_accept_header_gets_a_json_answer(project_keys, accept: str) -> None:
+    """SDKs send all kinds of ``Accept``: the answer is JSON, never a 406 or HTML."""
+    headers = {"HTTP_ACCEPT": accept} if accept else {}
+    event = {"name": "a", "event_id": f"accept-{accept or 'none'}"}
+    accepted = _post(event, key=project_keys["write_key"], headers=headers)
+    assert accepted.status_code == 202, accepted.content
+    assert accepted["Content-Type"] == "application/json"
+    assert accepted.json()["event_ids"] == [event["event_id"]]
+    refused = _post({"properties": {}}, key=project_keys["write_key"], headers=headers)
+    assert refused.status_code == 400
+    assert refused["Content-Type"] == "application/json"
+    assert refused.json()["error"]["errors"][0]["field"] == "name"
