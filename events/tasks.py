@@ -18,23 +18,42 @@ from .kafka_producer import reset_producer
 log = logging.getLogger(__name__)
 
 
+UNREACHABLE = (KafkaError, OSError, RedisError)  # retried until they are reachable again
+
+
 def _forward(key: str):
     """Forward a batch of entries; after ``FORWARD_MAX_UNEXPECTED_FAILURES`` unexpected
-    failures of the same batch, send it to the DLQ with the error instead."""
+    failures of the same batch, only the entries that fail on their own go to the DLQ
+    with the error (:func:`_forward_isolating`): the rest reach their topics."""
 
     def forward(entries: list[stream.Entry]) -> None:
         try:
             forward_encoded(entries)
-        except (KafkaError, OSError, RedisError):
+        except UNREACHABLE:
             raise
-        except Exception as exc:
+        except Exception:
             failures = _count_failure(key, entries[0].id)
             if failures < settings.FORWARD_MAX_UNEXPECTED_FAILURES:
                 raise
-            reason = f"forwarding failed {failures} times: {type(exc).__name__}: {exc}"
-            send_dead_letters([(dead_record(entry.value), reason) for entry in entries])
+            send_dead_letters(_forward_isolating(entries, f"forwarding failed {failures} times"))
 
     return forward
+
+
+def _forward_isolating(entries: list[stream.Entry], why: str) -> list[tuple[object, str]]:
+    """Forward ``entries`` in halves, and halves of the halves that fail, down to single
+    entries; the (record, reason) dead letters of the entries that fail alone. About
+    log2(n) rounds per failing entry. An unreachable Kafka or Redis still raises."""
+    try:
+        forward_encoded(entries)
+        return []
+    except UNREACHABLE:
+        raise
+    except Exception as exc:
+        if len(entries) == 1:
+            return [(dead_record(entries[0].value), f"{why}: {type(exc).__name__}: {exc}")]
+    middle = len(entries) // 2
+    return _forward_isolating(entries[:middle], why) + _forward_isolating(entries[middle:], why)
 
 
 def _count_failure(key: str, first_id: bytes) -> int:
@@ -72,7 +91,7 @@ def drain_stream(self, key: str) -> int:
             budget_seconds=settings.EVENTS_DRAIN_BUDGET_SECONDS,
         )
     except Exception as exc:
-        if isinstance(exc, KafkaError | OSError | RedisError):
+        if isinstance(exc, UNREACHABLE):
             reset_producer()
         countdown = min(30, 2 ** min(self.request.retries, 5))
         # This drain will be back: no request or safety net needs to start another.

@@ -205,3 +205,22 @@ def test_a_batch_that_keeps_failing_reaches_the_dlq_instead_of_retrying_forever(
     assert dead[0]["reason"].startswith("forwarding failed 2 times:"), dead[0]["reason"]
     assert "{not json" in json.dumps(dead[0]["record"])
     assert _drained(streams)
+
+
+def test_only_the_entry_that_keeps_failing_reaches_the_dlq_the_rest_their_topic(
+    topic_prefix, private_queue, worker
+) -> None:
+    # One batch (one key, so one shard): a good entry, one no topic can take, another good.
+    project = f"p{uuid.uuid4().hex[:8]}"
+    topic = f"{topic_prefix}.server"
+    good = [json.dumps(_record(f"good-{n}", project)).encode() for n in range(2)]
+    streams = _append([(topic, b"k", good[0]), ("", b"k", b"{poison"), (topic, b"k", good[1])])
+    dead = _read_topic(f"{topic_prefix}.dlq", count=1, timeout=90)
+    assert len(dead) == 1
+    assert "{poison" in json.dumps(dead[0]["record"]), dead
+    assert dead[0]["reason"].startswith("forwarding failed 2 times:"), dead[0]["reason"]
+    delivered = _read_topic(topic, count=2)
+    assert {record["event_id"] for record in delivered} == {"good-0", "good-1"}
+    assert _drained(streams)
+    time.sleep(2)  # nothing else may follow: the good entries are not dead letters too
+    assert len(_read_topic(f"{topic_prefix}.dlq", count=2, timeout=3)) == 1
