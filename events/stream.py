@@ -283,7 +283,9 @@ def drain(
     when entries remain pending with another consumer (alive and busy, or dead: the
     next drain takes them over). The flag is cleared before the last read, so a request
     appending after that read schedules a drain of its own. Lingering keeps one drain
-    per shard running under steady load, so requests publish no tasks.
+    per shard running under steady load, so requests publish no tasks; a drain that
+    finds the flag taken by a request after its last read hands the stream over to the
+    drain that request published.
     """
     count = settings.EVENTS_DRAIN_BATCH
     deadline = time.monotonic() + budget_seconds
@@ -298,19 +300,25 @@ def drain(
                 # A trickle: let a few more arrive, so one produce round serves many.
                 time.sleep(settings.EVENTS_DRAIN_COLLECT_MS / 1000)
                 entries += read_new(stream, consumer=consumer, count=count - len(entries))
+        handed_over = False
         if not entries:
             client().delete(flag_key(stream))
             entries = read_new(stream, consumer=consumer, count=count)
             if not entries:
                 held = client().xlen(stream)
                 return forwarded, settings.EVENTS_STREAM_CLAIM_IDLE_SECONDS if held else None
-            keep_scheduled(stream, seconds=settings.EVENTS_DRAIN_FLAG_SECONDS)
+            # Entries arrived since the flag was cleared. Their request may have set it
+            # and published a drain: then that drain goes on and this one ends after
+            # these entries, so that one shard never has two drain chains.
+            handed_over = not claim_schedule(stream)
         fault_point("after_read")
         forward(entries)
         fault_point("before_ack")
         done(stream, entries)
         forwarded += len(entries)
         entries = []
+        if handed_over:
+            return forwarded, None
         if time.monotonic() >= deadline:
             return forwarded, 0.0
 
