@@ -210,6 +210,11 @@ EVENTS_DRAIN_COLLECT_MS = env.int("EVENTS_DRAIN_COLLECT_MS", default=200)
 # Entries a consumer has held this long without acknowledging them are taken over by
 # the next drain (XAUTOCLAIM): their drain died. Must exceed one Kafka round of a batch.
 EVENTS_STREAM_CLAIM_IDLE_SECONDS = env.float("EVENTS_STREAM_CLAIM_IDLE_SECONDS", default=30.0)
+# Each worker process reads under its own consumer name; the safety net deletes those
+# idle this long that hold no entry (processes that exited).
+EVENTS_STREAM_CONSUMER_IDLE_SECONDS = env.float(
+    "EVENTS_STREAM_CONSUMER_IDLE_SECONDS", default=3600.0
+)
 # A shard's "drain scheduled" flag lives this long without a drain refreshing it.
 EVENTS_DRAIN_FLAG_SECONDS = env.int("EVENTS_DRAIN_FLAG_SECONDS", default=30)
 # The beat safety net runs this often and drains every stream whose oldest entry is

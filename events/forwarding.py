@@ -43,6 +43,12 @@ class Forwarded:
     dead_lettered: int
 
 
+def ack_timeout() -> float:
+    """Seconds to wait for a flush or an acknowledgement: past the producer's own
+    delivery timeout (``events.kafka_producer``), so the producer reports first."""
+    return settings.KAFKA_REQUEST_TIMEOUT_MS / 1000 + 10
+
+
 def record_key(record: dict) -> bytes:
     """``project_id:distinct_id``: one user's events stay ordered in one partition."""
     return f"{record.get('project_id', '')}:{record.get('distinct_id') or ''}".encode()
@@ -106,7 +112,7 @@ def forward_encoded(events: Iterable[Produced]) -> Forwarded:
     letter itself is not acknowledged.
     """
     producer = get_producer()
-    timeout = settings.KAFKA_REQUEST_TIMEOUT_MS / 1000 + 10
+    timeout = ack_timeout()
     sent: list[tuple[bytes, object]] = []
     dead: list[tuple[object, str]] = []
     for event in events:
@@ -140,7 +146,7 @@ def send_dead_letters(dead: list[tuple[object, str]], *, stage: str = "forward")
     if not dead:
         return
     producer = get_producer()
-    timeout = settings.KAFKA_REQUEST_TIMEOUT_MS / 1000 + 10
+    timeout = ack_timeout()
     futures = []
     for record, reason in dead:
         event_id = record.get("event_id") if isinstance(record, dict) else None

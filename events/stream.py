@@ -68,6 +68,13 @@ return triggered
 """
 
 
+# KEYS: stream; ARGV: group, consumer. Deletes the consumer only if it holds nothing.
+_FORGET_CONSUMER = """
+if #redis.call('XPENDING', KEYS[1], ARGV[1], '-', '+', 1, ARGV[2]) > 0 then return 0 end
+return redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], ARGV[2]) + 1
+"""
+
+
 @dataclass(frozen=True)
 class Encoded:
     """One event as Kafka will hold it: built once by the web, forwarded unchanged."""
@@ -321,6 +328,26 @@ def drain(
             return forwarded, None
         if time.monotonic() >= deadline:
             return forwarded, 0.0
+
+
+def forget_idle_consumers(stream: str, *, idle_seconds: float) -> list[str]:
+    """Delete the consumers of ``stream``'s group idle longer than ``idle_seconds`` that
+    hold no pending entry (workers that exited: each process reads under its own name);
+    the names deleted. The pending check and the delete are one script, so a consumer
+    that took entries meanwhile is kept and its entries stay pending for ``XAUTOCLAIM``."""
+    redis_client = client()
+    try:
+        consumers = redis_client.xinfo_consumers(stream, GROUP)
+    except redis.ResponseError:  # no stream or no group yet
+        return []
+    forgotten = []
+    for consumer in consumers:
+        name = consumer["name"]
+        if consumer["pending"] or consumer["idle"] < idle_seconds * 1000:
+            continue
+        if redis_client.eval(_FORGET_CONSUMER, 1, stream, GROUP, name):
+            forgotten.append(name.decode() if isinstance(name, bytes) else name)
+    return forgotten
 
 
 def _appended_ms(entry_id: bytes) -> int:

@@ -108,8 +108,15 @@ def drain_overdue_streams(*, force: bool = False) -> list[str]:
     """The beat safety net: schedule a drain of every stream whose oldest entry is older
     than ``EVENTS_DRAIN_SAFETY_SECONDS`` and whose drain flag is unset (its trigger was
     lost, or its drain died and the flag expired). ``force``: every stream holding
-    entries, flag or not. Returns the streams it scheduled."""
+    entries, flag or not. Returns the streams it scheduled.
+
+    It also forgets the consumers idle past ``EVENTS_STREAM_CONSUMER_IDLE_SECONDS``
+    that hold nothing (worker processes that exited)."""
     older_than = 0 if force else settings.EVENTS_DRAIN_SAFETY_SECONDS
+    idle = settings.EVENTS_STREAM_CONSUMER_IDLE_SECONDS
+    for key in stream.stream_keys():
+        for name in stream.forget_idle_consumers(key, idle_seconds=idle):
+            log.info("forgot consumer %s of %s (idle, holding nothing)", name, key)
     scheduled = []
     for key in stream.overdue(older_than=older_than):
         if not stream.claim_schedule(key) and not force:

@@ -1,4 +1,5 @@
-"""One drain chain per shard: a drain that loses its flag to a request hands over (real Redis).
+"""Drains and the consumer group (real Redis): one drain chain per shard (a drain that
+loses its flag to a request hands over), and exited consumers are forgotten.
 
 The interleaving is forced, not waited for: the drain's last read (the one after it
 clears the flag) is preceded by an append, exactly what a request arriving in that
@@ -7,7 +8,10 @@ window does.
 
 from __future__ import annotations
 
+import time
+
 import pytest
+from django.test import override_settings
 
 from events import stream
 
@@ -61,3 +65,30 @@ def test_a_drain_that_keeps_its_flag_after_its_last_read_goes_on(
     )
     assert (count, again_in) == (1, None)
     assert not stream.client().exists(stream.flag_key(key)), "an idle shard's flag is clear"
+
+
+def test_idle_consumers_holding_nothing_are_forgotten_and_holders_kept(
+    services_up, private_queue
+) -> None:
+    from events.tasks import drain_overdue_streams
+
+    (key,) = _append("held")
+    _append("forwarded")
+    _append("forwarded too")
+    redis_client = stream.client()
+    stream.read_recovered(key, consumer="holder", count=1)  # makes the group
+    assert len(stream.read_new(key, consumer="holder", count=1)) == 1
+    stream.done(key, stream.read_new(key, consumer="exited", count=1))  # holds nothing
+    assert stream.forget_idle_consumers(key, idle_seconds=3600) == []  # neither idle enough
+    time.sleep(0.05)
+    assert stream.forget_idle_consumers(key, idle_seconds=0.01) == ["exited"]
+    names = [c["name"].decode() for c in redis_client.xinfo_consumers(key, stream.GROUP)]
+    assert names == ["holder"]
+    assert redis_client.xpending(key, stream.GROUP)["pending"] == 1  # still there to redo
+    # The beat safety net does it on every run.
+    stream.done(key, stream.read_new(key, consumer="exited too", count=1))
+    time.sleep(0.05)
+    with override_settings(EVENTS_STREAM_CONSUMER_IDLE_SECONDS=0.01):
+        drain_overdue_streams()
+    names = [c["name"].decode() for c in redis_client.xinfo_consumers(key, stream.GROUP)]
+    assert names == ["holder"]
