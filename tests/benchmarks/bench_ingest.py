@@ -33,7 +33,9 @@ Figures:
 
 - single-event requests/s and p99 against the trivial endpoint (same load, in
   ``BENCH_ROUNDS`` alternating rounds, default 5, so that a shared machine's drift
-  hits both);
+  hits both), and the CPU each request costs: ours summed over the web workers, the
+  forwarding worker's processes, Redis and Kafka; the trivial endpoint's web workers
+  (on 2 shared cores, the throughput ratio follows the CPU ratio);
 - batches of 100 events, API -> Kafka ack (first request sent to the last record
   appended), against a raw kafka-python producer sending the same envelopes;
 - 2xx -> Kafka ack p99 against a raw producer's one-record send -> ack p99: single
@@ -66,7 +68,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -131,6 +133,41 @@ def _children(pid: int) -> list[int]:
             if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
                 found.append(int(entry.name))
     return found
+
+
+def _cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU seconds used so far by ``pids`` (those still running)."""
+    ticks = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _service_pid(name: str) -> list[int]:
+    """The pid of a ``make services`` service, from its pid file (none if absent)."""
+    path = REPO / "var" / "run" / f"{name}.pid"
+    return [int(path.read_text())] if path.exists() else []
+
+
+class CpuMeter:
+    """CPU seconds that each group of processes uses while a block of work runs."""
+
+    def __init__(self, groups: dict[str, Callable[[], list[int]]]) -> None:
+        self.groups = groups
+        self.used = dict.fromkeys(groups, 0.0)
+
+    def measure(self, port: int, requests: Sequence[Request], concurrency: int) -> LoadResult:
+        """:func:`load`, adding each group's CPU seconds meanwhile to ``used``."""
+        pids = {name: find() for name, find in self.groups.items()}
+        before = {name: _cpu_seconds(group) for name, group in pids.items()}
+        result = load(port, requests, concurrency)
+        for name, group in pids.items():
+            self.used[name] += _cpu_seconds(group) - before[name]
+        return result
 
 
 def workers_rss_mib(master: subprocess.Popen) -> tuple[int, float]:
@@ -615,6 +652,17 @@ def main() -> None:
         check(timeout=180)
         worker_count, rss_before = workers_rss_mib(web)
 
+        # CPU per request: where the 2 cores go (the web's workers, the forwarding
+        # worker's processes, Redis, Kafka)
+        our_cpu = CpuMeter(
+            {
+                "web": lambda: _children(web.pid),
+                "forwarding": lambda: [worker.pid, *_children(worker.pid)],
+                "Redis": lambda: _service_pid("redis"),
+                "Kafka": lambda: _service_pid("kafka"),
+            }
+        )
+        noop_cpu = CpuMeter({"web": lambda: _children(baseline.pid)})
         # 1. single events against the trivial endpoint, same gunicorn flags and load,
         # in alternating rounds so that drift in a shared machine's speed hits both
         _step(f"{singles:,} single-event requests and as many to the trivial DRF endpoint")
@@ -624,9 +672,13 @@ def main() -> None:
         noop_rounds, our_rounds = [], []
         for first in range(0, singles, per_round):
             chunk = single_load[first : first + per_round]
-            noop_rounds.append(load(BASELINE_PORT, noop_requests(len(chunk)), concurrency))
-            our_rounds.append(load(PORT, chunk, concurrency))
+            noop_rounds.append(
+                noop_cpu.measure(BASELINE_PORT, noop_requests(len(chunk)), concurrency)
+            )
+            our_rounds.append(our_cpu.measure(PORT, chunk, concurrency))
         noop, ours = combined(noop_rounds), combined(our_rounds)
+        our_cpu_ms = {name: 1000 * used / singles for name, used in our_cpu.used.items()}
+        noop_cpu_ms = 1000 * noop_cpu.used["web"] / singles
         check()
         single_ack_p99 = percentile(arrivals.ack_latencies(ours.answered_at), 99)
 
@@ -694,6 +746,12 @@ def main() -> None:
         Figure(
             "ingestion", "single-event p99 latency", ours.p99_ms, noop.p99_ms,
             "trivial DRF endpoint, same load", "ms", "≤ 20 ms",
+        ),
+        Figure(
+            "ingestion", "CPU per single-event request (" + ", ".join(
+                f"{name} {ms:.2f}" for name, ms in our_cpu_ms.items()) + " ms)",
+            sum(our_cpu_ms.values()), noop_cpu_ms,
+            "trivial DRF endpoint's web workers", "ms", "",
         ),
         Figure(
             "ingestion", "batches of 100 events, API to Kafka ack", api_rate, raw_rate,
