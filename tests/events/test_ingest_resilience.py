@@ -2,41 +2,20 @@
 
 from __future__ import annotations
 
-import json
 import time
 
 import pytest
-from rest_framework.test import APIClient
 
 from tests.conftest import run_stack
+from tests.events.ingest_load import post_batches
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
-
-
-def _send_batches(key: str, *, requests: int, per_request: int, tag: str) -> set[str]:
-    client = APIClient()
-    sent: set[str] = set()
-    for r in range(requests):
-        batch = [
-            {"name": "load", "event_id": f"{tag}-{r}-{n}", "distinct_id": f"u{n % 7}"}
-            for n in range(per_request)
-        ]
-        response = client.generic(
-            "POST",
-            "/api/v1/events",
-            json.dumps({"batch": batch}),
-            "application/json",
-            HTTP_AUTHORIZATION=f"Bearer {key}",
-        )
-        assert response.status_code == 202, response.content
-        sent.update(event["event_id"] for event in batch)
-    return sent
 
 
 def test_kafka_outage_loses_nothing(project_keys, kafka_tap, celery_worker) -> None:
     assert run_stack("stop", "kafka").returncode == 0
     try:
-        sent = _send_batches(project_keys["write_key"], requests=10, per_request=20, tag="out")
+        sent = post_batches(project_keys["write_key"], requests=10, per_request=20, tag="out")
         time.sleep(3)  # the worker is now retrying against a dead broker
     finally:
         started = run_stack("start", "kafka")
@@ -47,7 +26,7 @@ def test_kafka_outage_loses_nothing(project_keys, kafka_tap, celery_worker) -> N
 
 def test_worker_killed_mid_batch_loses_nothing(project_keys, kafka_tap, celery_worker) -> None:
     celery_worker.stop()  # queue everything first, so the kill lands mid-stream
-    sent = _send_batches(project_keys["write_key"], requests=100, per_request=100, tag="kill")
+    sent = post_batches(project_keys["write_key"], requests=100, per_request=100, tag="kill")
     celery_worker.start()
     seen = kafka_tap.collect(
         project_id=project_keys["project_id"], expected=1, timeout=60, settle=0

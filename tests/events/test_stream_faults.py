@@ -8,7 +8,6 @@ downstream.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import time
@@ -18,30 +17,12 @@ from contextlib import suppress
 import pytest
 import redis
 from django.conf import settings
-from rest_framework.test import APIClient
 
 from events.stream import FAULT_POINTS, GROUP
 from tests.conftest import WorkerProcess, run_stack
+from tests.events.ingest_load import post_batches
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
-
-
-def _send(key: str, *, requests: int, per_request: int, tag: str) -> set[str]:
-    """POST batches (users spread over every shard); the ids the API accepted."""
-    client = APIClient()
-    accepted: set[str] = set()
-    for r in range(requests):
-        batch = [
-            {"name": "load", "event_id": f"{tag}-{r}-{n}", "distinct_id": f"user-{r}-{n}"}
-            for n in range(per_request)
-        ]
-        response = client.generic(
-            "POST", "/api/v1/events", json.dumps({"batch": batch}), "application/json",
-            HTTP_AUTHORIZATION=f"Bearer {key}",
-        )  # fmt: skip
-        assert response.status_code == 202, response.content
-        accepted.update(response.json()["event_ids"])
-    return accepted
 
 
 def _streams() -> list[str]:
@@ -67,7 +48,7 @@ def test_a_drain_killed_at_any_point_loses_nothing(
     point, project_keys, kafka_tap, private_queue
 ) -> None:
     broker = redis.Redis.from_url(settings.EVENTS_STREAM_REDIS_URL)
-    accepted = _send(project_keys["write_key"], requests=5, per_request=40, tag=point)
+    accepted = post_batches(project_keys["write_key"], requests=5, per_request=40, tag=point)
     assert _waiting(broker) == len(accepted)  # durable before any worker ran
 
     doomed = WorkerProcess(private_queue, env={"EVENTS_DRAIN_KILL_AT": point})
@@ -107,7 +88,7 @@ def test_redis_killed_and_restarted_keeps_every_accepted_event(
     from services.localstack.config import load_config
     from services.localstack.proc import read_pid
 
-    accepted = _send(project_keys["write_key"], requests=5, per_request=20, tag="restart")
+    accepted = post_batches(project_keys["write_key"], requests=5, per_request=20, tag="restart")
     pid = read_pid(load_config().run_dir / "redis.pid")
     assert pid is not None, "Redis is not running"
     os.kill(pid, signal.SIGKILL)
@@ -133,14 +114,14 @@ def test_kafka_down_for_a_minute_under_load_loses_nothing(
     minute; once it is back, every accepted id reaches Kafka."""
     broker = redis.Redis.from_url(settings.EVENTS_STREAM_REDIS_URL)
     key = project_keys["write_key"]
-    accepted = _send(key, requests=3, per_request=20, tag="before")
+    accepted = post_batches(key, requests=3, per_request=20, tag="before")
     assert run_stack("stop", "kafka").returncode == 0
     down_since = time.monotonic()
     during: set[str] = set()
     try:
         batch = 0
         while time.monotonic() - down_since < 60:
-            during |= _send(key, requests=1, per_request=20, tag=f"down-{batch}")
+            during |= post_batches(key, requests=1, per_request=20, tag=f"down-{batch}")
             batch += 1
             time.sleep(0.5)
         waiting_while_down = _waiting(broker)
@@ -149,7 +130,7 @@ def test_kafka_down_for_a_minute_under_load_loses_nothing(
         assert started.returncode == 0, started.stdout + started.stderr
     assert len(during) >= 100 * 20 // 10, len(during)  # accepted all along the outage
     assert waiting_while_down >= len(during), "events accepted without Kafka must wait"
-    accepted |= during | _send(key, requests=3, per_request=20, tag="after")
+    accepted |= during | post_batches(key, requests=3, per_request=20, tag="after")
     records = kafka_tap.collect(
         project_id=project_keys["project_id"], event_ids=accepted, timeout=240, settle=2
     )
