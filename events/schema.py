@@ -5,65 +5,69 @@ from __future__ import annotations
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 
 
-class BearerKeyScheme(OpenApiAuthenticationExtension):
-    target_class = "events.auth.BearerKeyAuthentication"
-    name = "bearerKey"
+class _KeyScheme(OpenApiAuthenticationExtension):
+    """One authentication class's security scheme; ``target_class`` None: matches none."""
+
+    definition: dict = {}
 
     def get_security_definition(self, auto_schema):
-        return {
-            "type": "http",
-            "scheme": "bearer",
-            "description": "A project key: `Authorization: Bearer <key>` (or `X-Api-Key`).",
-        }
+        return self.definition
 
 
-class SegmentKeyScheme(OpenApiAuthenticationExtension):
-    target_class = "events.auth.SegmentKeyAuthentication"
-    name = "segmentWriteKey"
+def _http(scheme: str, description: str) -> dict:
+    return {"type": "http", "scheme": scheme, "description": description}
 
-    def get_security_definition(self, auto_schema):
-        return {
-            "type": "http",
-            "scheme": "basic",
-            "description": "The write key as the Basic user, empty password "
+
+# (authentication class in events.auth, scheme name, security definition)
+SCHEMES = [
+    (
+        "BearerKeyAuthentication",
+        "bearerKey",
+        _http("bearer", "A project key: `Authorization: Bearer <key>` (or `X-Api-Key`)."),
+    ),
+    (
+        "SegmentKeyAuthentication",
+        "segmentWriteKey",
+        _http(
+            "basic",
+            "The write key as the Basic user, empty password "
             "(or `writeKey` in the body), as Segment's HTTP API.",
-        }
-
-
-class KeenKeyScheme(OpenApiAuthenticationExtension):
-    target_class = "events.auth.KeenKeyAuthentication"
-    name = "keenKey"
-
-    def get_security_definition(self, auto_schema):
-        return {
+        ),
+    ),
+    (
+        "KeenKeyAuthentication",
+        "keenKey",
+        {
             "type": "apiKey",
             "in": "header",
             "name": "Authorization",
             "description": "A project key as the whole `Authorization` header, as Keen's API.",
-        }
-
-
-class NativeWriteKeyScheme(OpenApiAuthenticationExtension):
-    target_class = "events.auth.NativeWriteKeyAuthentication"
-    name = "nativeWriteKey"
-
-    def get_security_definition(self, auto_schema):
-        return {
-            "type": "http",
-            "scheme": "bearer",
-            "description": "A write key: `Authorization: Bearer <key>`, `X-Api-Key`, or "
+        },
+    ),
+    (
+        "NativeWriteKeyAuthentication",
+        "nativeWriteKey",
+        _http(
+            "bearer",
+            "A write key: `Authorization: Bearer <key>`, `X-Api-Key`, or "
             "`?api_key=<key>` (for `navigator.sendBeacon`, which cannot set headers).",
-        }
-
-
-class SegmentPixelKeyScheme(OpenApiAuthenticationExtension):
-    target_class = "events.auth.SegmentPixelKeyAuthentication"
-    name = "segmentPixelWriteKey"
-
-    def get_security_definition(self, auto_schema):
-        return {
-            "type": "http",
-            "scheme": "basic",
-            "description": "`writeKey` inside the base64 JSON of `?data=`, as Segment's "
+        ),
+    ),
+    (
+        "SegmentPixelKeyAuthentication",
+        "segmentPixelWriteKey",
+        _http(
+            "basic",
+            "`writeKey` inside the base64 JSON of `?data=`, as Segment's "
             "pixel API (or the write key as the Basic user).",
-        }
+        ),
+    ),
+]
+
+# Defining a subclass registers it with drf-spectacular.
+for _auth, _name, _definition in SCHEMES:
+    type(
+        f"{_auth}Scheme",
+        (_KeyScheme,),
+        {"target_class": f"events.auth.{_auth}", "name": _name, "definition": _definition},
+    )

@@ -462,20 +462,26 @@ class Arrivals:
         self.consumer.close()
 
 
-def raw_producer_rate(envelopes: list[dict]) -> float:
-    """Events/s of one kafka-python producer (acks=all, idempotent) sending the
-    envelopes as JSON to the run's server topic, until every send is acknowledged."""
+def _raw_producer(*, linger_ms: int):
+    """A plain kafka-python producer with the shipped guarantees (acks=all, idempotent)."""
     from django.conf import settings
     from kafka import KafkaProducer
 
-    from events.topics import topic_for
-
-    producer = KafkaProducer(
+    return KafkaProducer(
         bootstrap_servers=settings.KAFKA_BOOTSTRAP_SERVERS,
         acks="all",
         enable_idempotence=True,
-        linger_ms=5,
+        linger_ms=linger_ms,
     )
+
+
+def raw_producer_rate(envelopes: list[dict]) -> float:
+    """Events/s of one kafka-python producer (acks=all, idempotent) sending the
+    envelopes as JSON to the run's server topic, until every send is acknowledged."""
+    from events.forwarding import record_key
+    from events.topics import topic_for
+
+    producer = _raw_producer(linger_ms=5)
     try:
         topic = topic_for("server")
         started = time.perf_counter()
@@ -483,7 +489,7 @@ def raw_producer_rate(envelopes: list[dict]) -> float:
             producer.send(
                 topic,
                 json.dumps(e, separators=(",", ":")).encode(),
-                key=f"{e['project_id']}:{e['distinct_id']}".encode(),
+                key=record_key(e),
             )
             for e in envelopes
         ]
@@ -497,17 +503,9 @@ def raw_producer_rate(envelopes: list[dict]) -> float:
 
 def raw_send_ack_p99(count: int = 300) -> float:
     """p99 seconds of one record's send -> ack, sent one at a time (linger 0)."""
-    from django.conf import settings
-    from kafka import KafkaProducer
-
     from events.topics import topic_for
 
-    producer = KafkaProducer(
-        bootstrap_servers=settings.KAFKA_BOOTSTRAP_SERVERS,
-        acks="all",
-        enable_idempotence=True,
-        linger_ms=0,
-    )
+    producer = _raw_producer(linger_ms=0)
     try:
         topic = topic_for("server")
         producer.send(topic, b"{}").get(timeout=30)  # metadata, connection

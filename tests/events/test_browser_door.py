@@ -36,6 +36,11 @@ def _b64(value: object, *, urlsafe: bool = False, pad: bool = True) -> str:
     return text if pad else text.rstrip("=")
 
 
+def _by_event_id(records: list[tuple[str, dict]]) -> dict[str, dict]:
+    """The (topic, record) pairs a Kafka tap collected, by event id."""
+    return {record["event_id"]: record for _, record in records}
+
+
 def _client() -> Client:
     return Client(HTTP_ORIGIN=ORIGIN, raise_request_exception=False)
 
@@ -286,8 +291,7 @@ def test_beacons_on_every_write_door_reach_kafka(project_keys, kafka_tap, celery
         assert response.status_code == status, (url, response.content)
         assert response["Access-Control-Allow-Origin"] == "*"
 
-    records = kafka_tap.collect(project_id=pid, expected=len(beacons))
-    by_id = {record["event_id"]: record for _, record in records}
+    by_id = _by_event_id(kafka_tap.collect(project_id=pid, expected=len(beacons)))
     assert {event_id: record["name"] for event_id, record in by_id.items()} == {
         "b-native": "native_beacon",
         "b-native-2": "native_batch",
@@ -325,8 +329,7 @@ def test_pixels_answer_the_gif_and_reach_kafka(project_keys, kafka_tap, celery_w
         assert "no-store" in response["Cache-Control"]
         assert response["Access-Control-Allow-Origin"] == "*"
 
-    records = kafka_tap.collect(project_id=pid, expected=len(pixels))
-    by_id = {record["event_id"]: record for _, record in records}
+    by_id = _by_event_id(kafka_tap.collect(project_id=pid, expected=len(pixels)))
     assert {event_id: record["name"] for event_id, record in by_id.items()} == {
         "px-keen": "views",
         "px-track": "Opened",
