@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-CATEGORIES = ("web", "mobile", "server", "other")
+from spark.schema import CATEGORIES
+
 SOURCES = ("native", "segment", "keen")
 
 

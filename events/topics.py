@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from django.conf import settings
 
-CATEGORIES = ("web", "mobile", "server", "other")
+from spark.schema import CATEGORIES, Category
 
 
 def topic_for(category: str) -> str:
     """``analytics.events.<category>``; an unknown category goes to ``...other``."""
-    suffix = category if category in CATEGORIES else "other"
+    suffix = category if category in CATEGORIES else Category.OTHER.value
     return f"{settings.KAFKA_TOPIC_PREFIX}.{suffix}"
 
 

@@ -14,11 +14,13 @@ from django.db import models
 from django.utils import timezone
 from django_cassandra_engine.models import DjangoCassandraModel
 
+from spark.schema import Table
+
 
 class RawEvent(DjangoCassandraModel):
     """One accepted event, as the Spark job stores it."""
 
-    __table_name__ = "raw_events"
+    __table_name__ = Table.RAW_EVENTS.value
 
     project_id = columns.Text(partition_key=True)
     name = columns.Text(partition_key=True)
@@ -52,7 +54,7 @@ class Rollup(DjangoCassandraModel):
     ``sum``, ``min`` and ``max`` decimals, which readers use when the exact ones are null.
     """
 
-    __table_name__ = "rollups"
+    __table_name__ = Table.ROLLUPS.value
 
     project_id = columns.Text(partition_key=True)
     name = columns.Text(partition_key=True)
@@ -79,7 +81,7 @@ class EventId(DjangoCassandraModel):
     """Every stored event by (project, event_id): how the job recognises a duplicate,
     even one whose timestamp differs (a client retry), with a point lookup."""
 
-    __table_name__ = "event_ids"
+    __table_name__ = Table.EVENT_IDS.value
 
     project_id = columns.Text(partition_key=True)
     event_id = columns.Text(partition_key=True)
@@ -94,7 +96,7 @@ class EventId(DjangoCassandraModel):
 class BucketUser(DjangoCassandraModel):
     """A user seen in a rollup bucket: what keeps unique-user counts exact."""
 
-    __table_name__ = "bucket_users"
+    __table_name__ = Table.BUCKET_USERS.value
 
     project_id = columns.Text(partition_key=True)
     name = columns.Text(partition_key=True)

@@ -10,10 +10,9 @@ from django.conf import settings
 from django.db import connections
 
 from spark import exact
+from spark.schema import ALL_CATEGORIES, Table, period_strftime
 
 from .timeframes import QueryError, shift
-
-_PERIOD = {"hour": "%Y-%m", "day": "%Y", "month": "%Y"}
 
 
 def _session():
@@ -30,18 +29,18 @@ def _statements(keyspace: str, session_id: int) -> dict:
     return {
         "rollups": session.prepare(
             "SELECT bucket, category, count, uniques, sum, min, max, exact_sum, exact_min, "
-            f"exact_max FROM {keyspace}.rollups "
+            f"exact_max FROM {keyspace}.{Table.ROLLUPS} "
             "WHERE project_id=? AND name=? AND metric=? AND granularity=? AND period=? "
             "AND bucket>=? AND bucket<?"
         ),
         "raw_events": session.prepare(
             "SELECT event_time, event_id, category, distinct_id, received_at, properties "
-            f"FROM {keyspace}.raw_events WHERE project_id=? AND name=? AND day=? "
+            f"FROM {keyspace}.{Table.RAW_EVENTS} WHERE project_id=? AND name=? AND day=? "
             "AND event_time>=? AND event_time<?"
         ),
         "users": session.prepare(
-            f"SELECT distinct_id FROM {keyspace}.bucket_users WHERE project_id=? AND name=? "
-            "AND granularity=? AND bucket=? AND category=?"
+            f"SELECT distinct_id FROM {keyspace}.{Table.BUCKET_USERS} "
+            "WHERE project_id=? AND name=? AND granularity=? AND bucket=? AND category=?"
         ),
     }
 
@@ -58,7 +57,7 @@ def periods(granularity: str, start: dt.datetime, end: dt.datetime) -> list[str]
     if step == "year":
         current = current.replace(month=1)
     while current < end:
-        found.append(current.strftime(_PERIOD[granularity]))
+        found.append(current.strftime(period_strftime(granularity)))
         current = shift(current, step, 1)
     return found
 
@@ -71,7 +70,7 @@ def rollup_rows(
     granularity: str,
     start: dt.datetime,
     end: dt.datetime,
-    category: str = "all",
+    category: str = ALL_CATEGORIES,
 ) -> dict[dt.datetime, dict]:
     """Rollup rows of one metric and category in ``[start, end)``, by bucket start (UTC):
     ``count``, ``uniques``, and ``sum``, ``min``, ``max`` as exact Decimals (or None)."""
@@ -112,7 +111,7 @@ def bucket_users(
     name: str,
     granularity: str,
     buckets: list[dt.datetime],
-    category: str = "all",
+    category: str = ALL_CATEGORIES,
 ) -> set[str]:
     """Every distinct_id counted in any of ``buckets`` (exact unique users across them).
 

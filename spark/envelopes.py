@@ -11,6 +11,8 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from spark.schema import RAW_EVENT_COLUMNS
+
 # A numeric property is kept as the text of its JSON number and computed on exactly
 # (``spark/exact.py``); text that is not a JSON number is left out.
 JSON_NUMBER = r"^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?$"
@@ -32,26 +34,12 @@ ENVELOPE_SCHEMA = T.StructType(
     ]
 )
 
-EVENT_COLUMNS = [
-    "project_id",
-    "name",
-    "day",
-    "event_time",
-    "event_id",
-    "category",
-    "distinct_id",
-    "received_at",
-    "properties",
-    "context",
-    "numeric_properties",
-    "source",
-]
 
 _REQUIRED = ("event_id", "project_id", "name", "event_time")
 
 
 def parse_records(records: DataFrame) -> DataFrame:
-    """Kafka records -> one row per record: EVENT_COLUMNS, ``topic``, ``partition``,
+    """Kafka records -> one row per record: RAW_EVENT_COLUMNS, ``topic``, ``partition``,
     ``offset``, ``reason`` and ``value``.
 
     ``records`` has Kafka's columns (``value`` binary, ``topic``, ``partition``,
@@ -119,7 +107,7 @@ def parse_records(records: DataFrame) -> DataFrame:
         .otherwise(F.lit(None))
     )
     return rows.select(
-        *[c for c in EVENT_COLUMNS if c != "day"],
+        *[c for c in RAW_EVENT_COLUMNS if c != "day"],
         F.to_date("event_time").alias("day"),
         "topic",
         "partition",
@@ -130,9 +118,9 @@ def parse_records(records: DataFrame) -> DataFrame:
 
 
 def valid_events(parsed: DataFrame) -> DataFrame:
-    """The events among ``parse_records`` rows: EVENT_COLUMNS, topic, partition, offset."""
+    """The events among ``parse_records`` rows: RAW_EVENT_COLUMNS, topic, partition, offset."""
     return parsed.where(F.col("reason").isNull()).select(
-        *EVENT_COLUMNS, "topic", "partition", "offset"
+        *RAW_EVENT_COLUMNS, "topic", "partition", "offset"
     )
 
 

@@ -30,44 +30,39 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from spark import exact
+from spark.schema import (
+    ALL_CATEGORIES,
+    BUCKET_USER_KEY,
+    EVENT_GRANULARITIES,
+    EVENTS_METRIC,
+    LEGACY_STATS,
+    PROPERTY_PREFIX,
+    ROLLUP_KEY,
+    STATS,
+    Granularity,
+    period_spark_format,
+)
 
 # Ship spark.exact to the Python workers with the UDFs, so executors need not have
 # this repository on their path (a standalone cluster).
 cloudpickle.register_pickle_by_value(exact)
-
-ALL = "all"
-EVENTS_METRIC = "events"
-PROPERTY_PREFIX = "property:"
-GRANULARITIES = ("hour", "day")
-PERIOD_FORMAT = {"hour": "yyyy-MM", "day": "yyyy", "month": "yyyy"}
-
-ROLLUP_KEY = ["project_id", "name", "metric", "granularity", "period", "bucket", "category"]
-STATS = ["exact_sum", "exact_min", "exact_max"]
-ROLLUP_COLUMNS = [*ROLLUP_KEY, "count", "uniques", *STATS]
-# What a stored row may hold: ROLLUP_COLUMNS and the legacy decimal statistics.
-LEGACY_STATS = {"exact_sum": "sum", "exact_min": "min", "exact_max": "max"}
-STORED_COLUMNS = [*ROLLUP_COLUMNS, *LEGACY_STATS.values()]
-MEMBER_KEY = ["project_id", "name", "granularity", "bucket", "category", "distinct_id"]
 
 
 def _buckets(events: DataFrame, granularities: tuple[str, ...]) -> DataFrame:
     """One row per event and granularity, with ``granularity``, ``bucket`` and ``period``."""
     rows = None
     for granularity in granularities:
-        bucketed = events.withColumn("granularity", F.lit(granularity)).withColumn(
-            "bucket", F.date_trunc(granularity, F.col("event_time"))
+        bucketed = (
+            events.withColumn("granularity", F.lit(granularity))
+            .withColumn("bucket", F.date_trunc(granularity, F.col("event_time")))
+            .withColumn("period", F.date_format("bucket", period_spark_format(granularity)))
         )
         rows = bucketed if rows is None else rows.unionByName(bucketed)
-    return rows.withColumn(
-        "period",
-        F.when(F.col("granularity") == "hour", F.date_format("bucket", "yyyy-MM")).otherwise(
-            F.date_format("bucket", "yyyy")
-        ),
-    )
+    return rows
 
 
 def _each_category_and_all(rows: DataFrame) -> DataFrame:
-    return rows.unionByName(rows.withColumn("category", F.lit(ALL)))
+    return rows.unionByName(rows.withColumn("category", F.lit(ALL_CATEGORIES)))
 
 
 _STATS_TYPE = T.StructType([T.StructField(name, T.StringType()) for name in STATS])
@@ -101,15 +96,15 @@ def _typed(rows: DataFrame) -> DataFrame:
     )
 
 
-def members(events: DataFrame, granularities: tuple[str, ...] = GRANULARITIES) -> DataFrame:
+def members(events: DataFrame, granularities: tuple[str, ...] = EVENT_GRANULARITIES) -> DataFrame:
     """Distinct (project, name, granularity, bucket, category, distinct_id) of ``events``
     with a distinct_id, for each category and for ``all``."""
     rows = _buckets(events.where(F.col("distinct_id").isNotNull()), granularities)
-    return _each_category_and_all(rows).select(*MEMBER_KEY).distinct()
+    return _each_category_and_all(rows).select(*BUCKET_USER_KEY).distinct()
 
 
 def delta_rollups(
-    events: DataFrame, new_members: DataFrame, granularities: tuple[str, ...] = GRANULARITIES
+    events: DataFrame, new_members: DataFrame, granularities: tuple[str, ...] = EVENT_GRANULARITIES
 ) -> DataFrame:
     """What ``events`` add to each bucket: event counts, property stats, and as
     ``uniques`` the number of ``new_members`` (users not seen in the bucket before)."""
@@ -160,7 +155,7 @@ def merge_rollups(delta: DataFrame, current: DataFrame, *, batch_id: int) -> Dat
         *ROLLUP_KEY,
         *[F.col(k).alias(f"c_{k}") for k in ["count", "uniques", *STATS, "batch_id"]],
     )
-    joined = delta.join(c, ROLLUP_KEY, "left")
+    joined = delta.join(c, list(ROLLUP_KEY), "left")
     applied = F.col("c_batch_id") == F.lit(batch_id)
 
     def add(name: str) -> Column:
@@ -195,8 +190,8 @@ def months_from_days(day_rows: DataFrame) -> DataFrame:
     days, so a monthly row's ``uniques`` is null.
     """
     grouped = (
-        with_legacy_stats(day_rows.where(F.col("granularity") == "day"))
-        .withColumn("bucket", F.date_trunc("month", F.col("bucket")))
+        with_legacy_stats(day_rows.where(F.col("granularity") == Granularity.DAY.value))
+        .withColumn("bucket", F.date_trunc(Granularity.MONTH.value, F.col("bucket")))
         .groupBy("project_id", "name", "metric", "bucket", "category")
         .agg(
             F.sum("count").alias("count"),
@@ -213,7 +208,7 @@ def months_from_days(day_rows: DataFrame) -> DataFrame:
             "uniques",
             *_exact_stats(*[F.col(f"{name}_parts") for name in STATS]),
         )
-        .withColumn("granularity", F.lit("month"))
-        .withColumn("period", F.date_format("bucket", PERIOD_FORMAT["month"]))
+        .withColumn("granularity", F.lit(Granularity.MONTH.value))
+        .withColumn("period", F.date_format("bucket", period_spark_format(Granularity.MONTH)))
     )
     return _typed(grouped)

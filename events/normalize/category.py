@@ -21,6 +21,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from spark.schema import Category
+
 SERVER_LIBRARIES = frozenset(
     {
         "analytics-python",
@@ -56,19 +58,19 @@ WEB_LIBRARIES = frozenset(
 )
 MOBILE_OS_NAMES = frozenset({"ios", "ipados", "android", "tvos", "watchos"})
 
-KEEN_SDK_CATEGORIES = {
-    "python": "server",
-    "java": "server",
-    "ruby": "server",
-    "php": "server",
-    "node": "server",
-    "dotnet": "server",
-    "go": "server",
-    "javascript": "web",
-    "js": "web",
-    "web": "web",
-    "android": "mobile",
-    "ios": "mobile",
+KEEN_SDK_CATEGORIES: dict[str, Category] = {
+    "python": Category.SERVER,
+    "java": Category.SERVER,
+    "ruby": Category.SERVER,
+    "php": Category.SERVER,
+    "node": Category.SERVER,
+    "dotnet": Category.SERVER,
+    "go": Category.SERVER,
+    "javascript": Category.WEB,
+    "js": Category.WEB,
+    "web": Category.WEB,
+    "android": Category.MOBILE,
+    "ios": Category.MOBILE,
 }
 
 
@@ -78,28 +80,28 @@ def _lower_name(value: object) -> str:
     return value.strip().lower() if isinstance(value, str) else ""
 
 
-def infer_category(context: Mapping[str, Any]) -> str:
+def infer_category(context: Mapping[str, Any]) -> Category:
     """The category an event's ``context`` implies (rules in the module docstring)."""
     library = _lower_name(context.get("library"))
     if library in SERVER_LIBRARIES:
-        return "server"
+        return Category.SERVER
     if library in MOBILE_LIBRARIES:
-        return "mobile"
+        return Category.MOBILE
     if library in WEB_LIBRARIES:
-        return "web"
+        return Category.WEB
     device, app = context.get("device"), context.get("app")
     if (isinstance(device, Mapping) and device) or (isinstance(app, Mapping) and app):
-        return "mobile"
+        return Category.MOBILE
     if _lower_name(context.get("os")) in MOBILE_OS_NAMES:
-        return "mobile"
+        return Category.MOBILE
     if context.get("page") or context.get("userAgent"):
-        return "web"
-    return "other"
+        return Category.WEB
+    return Category.OTHER
 
 
-def keen_sdk_category(sdk: str | None) -> str:
+def keen_sdk_category(sdk: str | None) -> Category:
     """The category of a Keen ``Keen-Sdk`` header (``python-0.7.0`` gives "server")."""
     if not sdk:
-        return "other"
+        return Category.OTHER
     family = sdk.strip().lower().split("-", 1)[0]
-    return KEEN_SDK_CATEGORIES.get(family, "other")
+    return KEEN_SDK_CATEGORIES.get(family, Category.OTHER)

@@ -20,8 +20,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from events.envelope import CATEGORIES, Envelope, new_event_id, to_utc_ms
+from events.envelope import Envelope, new_event_id, to_utc_ms
 from events.limits import Limits
+from spark.schema import CATEGORIES
 
 from .category import infer_category
 from .common import (

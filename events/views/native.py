@@ -7,6 +7,8 @@ from rest_framework import status
 from rest_framework.exceptions import ParseError
 from rest_framework.response import Response
 
+from spark.schema import CATEGORIES
+
 from ..auth import NativeWriteKeyAuthentication
 from ..normalize import normalize_native
 from .base import IngestView
@@ -18,7 +20,7 @@ NATIVE_EVENT = {
         "name": {"type": "string", "minLength": 1, "maxLength": 255},
         "event_id": {"type": "string", "minLength": 1, "maxLength": 255},
         "distinct_id": {"type": "string", "maxLength": 255},
-        "category": {"type": "string", "enum": ["web", "mobile", "server", "other"]},
+        "category": {"type": "string", "enum": list(CATEGORIES)},
         "timestamp": {"type": "string", "format": "date-time"},
         "properties": {"type": "object"},
         "context": {"type": "object"},

@@ -39,22 +39,21 @@ from pathlib import Path
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
-from spark.envelopes import EVENT_COLUMNS, invalid_records, parse_records, valid_events
+from spark.envelopes import invalid_records, parse_records, valid_events
 from spark.offsets import OffsetRange, plan_range
-from spark.rollups import (
-    MEMBER_KEY,
+from spark.rollups import delta_rollups, members, merge_rollups
+from spark.schema import (
+    BUCKET_USER_KEY,
+    CATEGORIES,
+    EVENT_ID_COLUMNS,
+    RAW_EVENT_COLUMNS,
     ROLLUP_KEY,
-    STORED_COLUMNS,
-    delta_rollups,
-    members,
-    merge_rollups,
+    STORED_ROLLUP_COLUMNS,
+    Granularity,
+    Table,
 )
 
 CASSANDRA = "org.apache.spark.sql.cassandra"
-RAW_EVENTS_TABLE = "raw_events"
-EVENT_IDS_TABLE = "event_ids"
-BUCKET_USERS_TABLE = "bucket_users"
-ROLLUPS_TABLE = "rollups"
 
 Progress = Callable[[str], None]
 # Called right before each write: raises to stop the run (it no longer holds its
@@ -240,9 +239,9 @@ def run(
         guard()
         write_dlq(invalid, bootstrap=bootstrap, topic=dlq_topic)
 
-    batch = dedupe_batch(valid_events(parsed)).select(*EVENT_COLUMNS)
+    batch = dedupe_batch(valid_events(parsed)).select(*RAW_EVENT_COLUMNS)
     ids = batch.select("project_id", "event_id")
-    seen = stored(ids, EVENT_IDS_TABLE).select("project_id", "event_id", "batch_id")
+    seen = stored(ids, Table.EVENT_IDS).select("project_id", "event_id", "batch_id")
     new = keep(not_seen(batch, seen, key=["project_id", "event_id"], batch_id=batch_id))
     result.events_written = new.count()
     result.duplicates = result.records_read - result.invalid - result.events_written
@@ -250,33 +249,34 @@ def run(
 
     progress(f"writing {result.events_written} new events")
     write_table(
-        stamped.select("project_id", "event_id", "name", "day", "batch_id"),
+        stamped.select(*EVENT_ID_COLUMNS),
         keyspace=keyspace,
-        table=EVENT_IDS_TABLE,
+        table=Table.EVENT_IDS,
         timestamp=guard(),
     )
-    write_table(stamped, keyspace=keyspace, table=RAW_EVENTS_TABLE, timestamp=guard())
+    write_table(stamped, keyspace=keyspace, table=Table.RAW_EVENTS, timestamp=guard())
 
     progress("finding users new to their buckets")
     batch_members = keep(members(new))
-    known = stored(batch_members, BUCKET_USERS_TABLE).select(*MEMBER_KEY, "batch_id")
-    new_members = keep(not_seen(batch_members, known, key=MEMBER_KEY, batch_id=batch_id))
+    known = stored(batch_members, Table.BUCKET_USERS).select(*BUCKET_USER_KEY, "batch_id")
+    new_members = keep(not_seen(batch_members, known, key=BUCKET_USER_KEY, batch_id=batch_id))
     write_table(
         new_members.withColumn("batch_id", F.lit(batch_id).cast("long")),
         keyspace=keyspace,
-        table=BUCKET_USERS_TABLE,
+        table=Table.BUCKET_USERS,
         timestamp=guard(),
     )
 
     delta = keep(delta_rollups(new, new_members))
-    current = stored(delta.select(*ROLLUP_KEY), ROLLUPS_TABLE).select(*STORED_COLUMNS, "batch_id")
+    current = stored(delta.select(*ROLLUP_KEY), Table.ROLLUPS)
+    current = current.select(*STORED_ROLLUP_COLUMNS, "batch_id")
     merged = keep(merge_rollups(delta, current, batch_id=batch_id))
     result.rollup_rows = merged.count()
     progress(f"writing {result.rollup_rows} rollup rows")
-    write_table(merged, keyspace=keyspace, table=ROLLUPS_TABLE, timestamp=guard())
+    write_table(merged, keyspace=keyspace, table=Table.ROLLUPS, timestamp=guard())
     result.day_partitions = [
         (row.project_id, row.name, row.metric, row.period)
-        for row in merged.where(F.col("granularity") == "day")
+        for row in merged.where(F.col("granularity") == Granularity.DAY.value)
         .select("project_id", "name", "metric", "period")
         .distinct()
         .collect()
@@ -297,7 +297,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--master", default=os.environ.get("SPARK_MASTER_URL", "local[2]"))
     parser.add_argument("--jars-dir", default=os.environ.get("SPARK_JARS_DIR", "var/jars/spark"))
     args = parser.parse_args(argv)
-    topics = [f"{args.prefix}.{category}" for category in ("web", "mobile", "server", "other")]
+    topics = [f"{args.prefix}.{category}" for category in CATEGORIES]
     offsets = plan_range(
         bootstrap=args.bootstrap.split(","), topics=topics, committed=args.start or {}
     )

@@ -11,8 +11,9 @@ from __future__ import annotations
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from spark.jobs.aggregate import ROLLUPS_TABLE, cassandra_table, write_table
+from spark.jobs.aggregate import cassandra_table, write_table
 from spark.rollups import months_from_days
+from spark.schema import Granularity, Table
 
 DayPartition = tuple[str, str, str, str]  # project_id, name, metric, period (year)
 
@@ -32,13 +33,13 @@ def run(
         return 0
     keys = spark.createDataFrame(
         day_partitions, "project_id string, name string, metric string, period string"
-    ).withColumn("granularity", F.lit("day"))
-    table = cassandra_table(spark, keyspace=keyspace, table=ROLLUPS_TABLE)
+    ).withColumn("granularity", F.lit(Granularity.DAY.value))
+    table = cassandra_table(spark, keyspace=keyspace, table=Table.ROLLUPS)
     days = keys.join(table, ["project_id", "name", "metric", "granularity", "period"])
     months = months_from_days(days).persist()
     try:
         written = months.count()
-        write_table(months, keyspace=keyspace, table=ROLLUPS_TABLE, timestamp=timestamp)
+        write_table(months, keyspace=keyspace, table=Table.ROLLUPS, timestamp=timestamp)
         return written
     finally:
         months.unpersist()

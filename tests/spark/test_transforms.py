@@ -8,17 +8,10 @@ from decimal import Decimal
 from fractions import Fraction
 
 from spark import exact
-from spark.envelopes import EVENT_COLUMNS, invalid_records, parse_records, valid_events
+from spark.envelopes import invalid_records, parse_records, valid_events
 from spark.jobs.aggregate import dedupe_batch, not_seen
-from spark.rollups import (
-    MEMBER_KEY,
-    ROLLUP_COLUMNS,
-    STATS,
-    delta_rollups,
-    members,
-    merge_rollups,
-    months_from_days,
-)
+from spark.rollups import delta_rollups, members, merge_rollups, months_from_days
+from spark.schema import BUCKET_USER_KEY, RAW_EVENT_COLUMNS, ROLLUP_COLUMNS, STATS
 
 UTC = dt.UTC
 
@@ -49,7 +42,7 @@ def records(spark, values: list, topic: str = "t", partition: int = 0):
 
 
 def events_df(spark, envelopes: list[dict]):
-    return valid_events(parse_records(records(spark, envelopes))).select(*EVENT_COLUMNS)
+    return valid_events(parse_records(records(spark, envelopes))).select(*RAW_EVENT_COLUMNS)
 
 
 def test_parse_keeps_fields_exactly(spark) -> None:
@@ -187,7 +180,8 @@ def test_members_are_distinct_per_bucket_and_category(spark) -> None:
         envelope("2", "2026-11-26T10:06:00Z", distinct_id="u1", category="mobile"),
         envelope("3", "2026-11-26T11:00:00Z", distinct_id=None),
     ]
-    found = {tuple(r[k] for k in MEMBER_KEY[2:]) for r in members(events_df(spark, rows)).collect()}
+    found = members(events_df(spark, rows)).collect()
+    found = {tuple(r[k] for k in BUCKET_USER_KEY[2:]) for r in found}
     h10, day = dt.datetime(2026, 11, 26, 10), dt.datetime(2026, 11, 26)
     assert found == {
         ("hour", h10, "web", "u1"), ("hour", h10, "mobile", "u1"), ("hour", h10, "all", "u1"),
