@@ -1,5 +1,6 @@
-# Two commands for users: `make run` (the whole system) and `make test` (the whole suite).
-# Both install what is missing first and are safe to repeat.
+# Two commands for users: `make run` (the whole system) and `make test` (the whole suite);
+# `make lint` for contributors (CI runs it before the tests). All install what is missing
+# first and are safe to repeat.
 
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -47,11 +48,13 @@ stop:  ## stop the services
 status:
 	@$(STACK) status
 
-lint: $(VENV)/.installed
+lint: $(VENV)/.installed  ## ruff check, ruff format --check, mypy (django-stubs); needs no services
+	@echo "==> Lint: ruff check, ruff format --check, mypy"
 	@$(VENV)/bin/ruff check .
 	@$(VENV)/bin/ruff format --check .
+	@$(VENV)/bin/mypy
 
-format: $(VENV)/.installed
+format: $(VENV)/.installed  ## ruff's fixes and layout, applied to the whole tree
 	@$(VENV)/bin/ruff check --fix .
 	@$(VENV)/bin/ruff format .
 

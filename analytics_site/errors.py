@@ -10,14 +10,22 @@ Keen-compatible views (``error_style = "keen"``) get Keen's shape instead:
 
 from __future__ import annotations
 
-from django.http import JsonResponse
+from collections.abc import Callable
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
 from rest_framework import status
-from rest_framework.exceptions import APIException
+from rest_framework.exceptions import APIException, Throttled, ValidationError
 from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from events import errors as events_errors
+from events.json_parsing import PayloadTooLarge as PayloadTooLarge  # answered 413 (DOMAIN_ERRORS)
+from insights import errors as insights_errors
 
 
-class PayloadTooLarge(APIException):
+class RequestTooLarge(APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_detail = "The request is too large."
     default_code = "too_large"
@@ -29,7 +37,9 @@ class InvalidEvents(APIException):
     status_code = status.HTTP_400_BAD_REQUEST
     default_code = "invalid_events"
 
-    def __init__(self, errors: list[dict], *, message: str | None = None, code: str | None = None):
+    def __init__(
+        self, errors: list[dict[str, Any]], *, message: str | None = None, code: str | None = None
+    ) -> None:
         super().__init__(message or "No event in the request was valid.", code)
         self.errors = errors
 
@@ -63,7 +73,7 @@ KEEN_ERROR_CODES = {
 }
 
 
-def _message(detail) -> str:
+def _message(detail: object) -> str:
     if isinstance(detail, list):
         return "; ".join(_message(item) for item in detail)
     if isinstance(detail, dict):
@@ -91,16 +101,39 @@ def unavailable_component(exc: Exception) -> ServiceUnavailable | None:
     )
 
 
-def api_exception_handler(exc, context):
+def _throttled(exc: events_errors.RateLimitExceeded | events_errors.AddressLockedOut) -> Throttled:
+    return Throttled(exc.wait, detail=exc.message)
+
+
+# The domain errors (raised by services, never HTTP) and the API answer of each: one
+# entry per error class; a subclass is answered as its nearest listed base.
+DOMAIN_ERRORS: dict[type[Exception], Callable[[Any], APIException]] = {
+    PayloadTooLarge: lambda exc: RequestTooLarge(str(exc)),
+    events_errors.EventsTooLarge: lambda exc: RequestTooLarge(exc.message),
+    events_errors.NoValidEvents: lambda exc: InvalidEvents(exc.errors),
+    events_errors.RateLimitExceeded: _throttled,
+    events_errors.AddressLockedOut: _throttled,
+    insights_errors.QueryError: lambda exc: ValidationError(f"{exc.field}: {exc.message}"),
+}
+
+
+def as_api_exception(exc: Exception) -> Exception:
+    """``exc`` as the APIException the API answers it with: a domain error through
+    :data:`DOMAIN_ERRORS`, an unreachable store as a 503; anything else unchanged."""
+    for cls in type(exc).__mro__:
+        answer = DOMAIN_ERRORS.get(cls)
+        if answer is not None:
+            return answer(exc)
+    return unavailable_component(exc) or exc
+
+
+def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """DRF's handler, then reshaped into the one error shape (or Keen's for Keen views).
 
-    An unreachable Cassandra or Redis becomes a 503 with Retry-After, not a 500.
+    Domain errors are answered as :data:`DOMAIN_ERRORS` says; an unreachable Cassandra
+    or Redis becomes a 503 with Retry-After, not a 500.
     """
-    # Imported here: rest_framework.views reads DEFAULT_PARSER_CLASSES at import, and
-    # that parser (json_parsing) imports this module: a cycle at module level.
-    from rest_framework.views import exception_handler as drf_exception_handler
-
-    exc = unavailable_component(exc) or exc
+    exc = as_api_exception(exc)
     response = drf_exception_handler(exc, context)
     if response is None:
         return None
@@ -112,7 +145,7 @@ def api_exception_handler(exc, context):
         errors = getattr(exc, "errors", None) or []
         if errors:  # Keen's shape has no list: the message names each field
             message += " " + "; ".join(f"{e['field']}: {e['message']}" for e in errors[:20])
-        body = {
+        body: dict[str, Any] = {
             "message": message,
             "error_code": KEEN_ERROR_CODES.get(response.status_code, "InternalServerError"),
         }
@@ -122,8 +155,9 @@ def api_exception_handler(exc, context):
         if errors is not None:
             body["error"]["errors"] = errors
     headers = _kept_headers(response)
-    if getattr(exc, "retry_after", None):
-        headers["Retry-After"] = str(exc.retry_after)
+    retry_after = getattr(exc, "retry_after", None)
+    if retry_after:
+        headers["Retry-After"] = str(retry_after)
     return Response(body, status=response.status_code, headers=headers)
 
 
@@ -163,7 +197,7 @@ def api_style(path: str) -> str | None:
 def json_error(style: str, status_code: int, message: str) -> JsonResponse:
     """The API's error shape (Keen's when ``style`` is ``"keen"``) as a plain response."""
     if style == "keen":
-        body = {
+        body: dict[str, Any] = {
             "message": message,
             "error_code": KEEN_ERROR_CODES.get(status_code, "InternalServerError"),
         }
@@ -173,8 +207,10 @@ def json_error(style: str, status_code: int, message: str) -> JsonResponse:
     return JsonResponse(body, status=status_code)
 
 
-def _handler(status_code: int, fallback):
-    def handler(request, exception=None):
+def _handler(
+    status_code: int, fallback: Callable[..., HttpResponse]
+) -> Callable[..., HttpResponse]:
+    def handler(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
         style = api_style(request.path)
         if style is None:
             return fallback(request) if exception is None else fallback(request, exception)

@@ -7,6 +7,12 @@ the shape the path uses: Keen's for ``/3.0/`` paths, the native one elsewhere.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from drf_spectacular.generators import SchemaGenerator
+    from rest_framework.request import Request
+
 ERROR_STATUSES = {
     "400": "Invalid request: the message names the field and the limit",
     "401": "Missing or unknown key",
@@ -44,7 +50,9 @@ KEEN_ERROR = {
 }
 
 
-def add_error_responses(result: dict, generator, request, public) -> dict:
+def add_error_responses(
+    result: dict[str, Any], generator: SchemaGenerator, request: Request | None, public: bool
+) -> dict[str, Any]:
     """drf-spectacular POSTPROCESSING_HOOKS entry."""
     schemas = result.setdefault("components", {}).setdefault("schemas", {})
     schemas["Error"] = NATIVE_ERROR

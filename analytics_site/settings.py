@@ -337,7 +337,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": [],
     "UNAUTHENTICATED_USER": None,
     "EXCEPTION_HANDLER": "analytics_site.errors.api_exception_handler",
-    "DEFAULT_PARSER_CLASSES": ["analytics_site.json_parsing.StrictJSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["events.json_parsing.StrictJSONParser"],
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Event analytics API",

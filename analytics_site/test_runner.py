@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
+from typing import Any
 
 
 class PytestTestRunner:
     """A Django TEST_RUNNER that hands the labels and flags to pytest."""
 
-    def __init__(self, verbosity: int = 1, failfast: bool = False, keepdb: bool = False, **_):
+    def __init__(
+        self, verbosity: int = 1, failfast: bool = False, keepdb: bool = False, **_: Any
+    ) -> None:
         self.verbosity = verbosity
         self.failfast = failfast
         self.keepdb = keepdb
 
     @classmethod
-    def add_arguments(cls, parser) -> None:
+    def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--keepdb", action="store_true", help="Reuse the test databases.")
 
-    def run_tests(self, test_labels: list[str], **_) -> int:
+    def run_tests(self, test_labels: list[str], **_: Any) -> int:
         """Run pytest; return its exit code (Django exits with it)."""
         import pytest
 

@@ -1,6 +1,10 @@
 """Admin pages for projects and keys (keys are created by services, never typed in)."""
 
+from __future__ import annotations
+
 from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
 from django.utils import timezone
 
 from .models import ApiKey, Project
@@ -13,7 +17,7 @@ class ApiKeyInline(admin.TabularInline):
     readonly_fields = ("kind", "prefix", "created_at")
     can_delete = False
 
-    def has_add_permission(self, request, obj=None) -> bool:
+    def has_add_permission(self, request: HttpRequest, obj: Project | None = None) -> bool:
         return False
 
 
@@ -34,10 +38,10 @@ class ApiKeyAdmin(admin.ModelAdmin):
     exclude = ("key_hash",)
     actions = ["revoke"]
 
-    def has_add_permission(self, request) -> bool:
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
     @admin.action(description="Revoke the selected keys")
-    def revoke(self, request, queryset) -> None:
+    def revoke(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
         count = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
         self.message_user(request, f"Revoked {count} key(s).")

@@ -7,4 +7,9 @@ class EventsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from celery.signals import worker_ready
+
         from . import schema  # noqa: F401  (registers the OpenAPI auth schemes)
+        from .tasks import drain_on_worker_ready
+
+        worker_ready.connect(drain_on_worker_ready, dispatch_uid="events.drain_on_worker_ready")

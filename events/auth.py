@@ -12,14 +12,19 @@ from __future__ import annotations
 import base64
 import binascii
 import time
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.exceptions import AuthenticationFailed, ParseError
 from rest_framework.permissions import BasePermission
+from rest_framework.request import Request
 
 from .keys import hash_key
 from .models import ApiKey
+
+if TYPE_CHECKING:
+    from rest_framework.views import APIView
 from .throttling import client_address, record_auth_failure, refuse_if_locked_out
 
 _KEY_CACHE_MAX = 10_000
@@ -60,13 +65,13 @@ def forget_cached_keys() -> None:
 class _KeyAuthentication(BaseAuthentication):
     scheme = "Bearer"
 
-    def authenticate_header(self, request) -> str:  # makes DRF answer 401, not 403
+    def authenticate_header(self, request: Request) -> str:  # makes DRF answer 401, not 403
         return f'{self.scheme} realm="api"'
 
-    def extract(self, request) -> str | None:
+    def extract(self, request: Request) -> str | None:
         raise NotImplementedError
 
-    def authenticate(self, request):
+    def authenticate(self, request: Request) -> tuple[None, ApiKey] | None:
         address = client_address(request)
         try:
             plaintext = self.extract(request)
@@ -94,7 +99,7 @@ class _KeyAuthentication(BaseAuthentication):
 class BearerKeyAuthentication(_KeyAuthentication):
     """Native API: ``Authorization: Bearer <key>`` or ``X-Api-Key: <key>``."""
 
-    def extract(self, request) -> str | None:
+    def extract(self, request: Request) -> str | None:
         header = request.META.get("HTTP_AUTHORIZATION", "")
         if header[:7].lower() == "bearer ":
             return header[7:].strip()
@@ -106,7 +111,7 @@ class NativeWriteKeyAuthentication(BearerKeyAuthentication):
     ``?api_key=<write key>`` (``navigator.sendBeacon`` cannot set headers; write keys
     are public by design). The query API keeps headers only."""
 
-    def extract(self, request) -> str | None:
+    def extract(self, request: Request) -> str | None:
         return super().extract(request) or request.query_params.get("api_key", "").strip() or None
 
 
@@ -115,7 +120,7 @@ class SegmentKeyAuthentication(_KeyAuthentication):
 
     scheme = "Basic"
 
-    def extract(self, request) -> str | None:
+    def extract(self, request: Request) -> str | None:
         header = request.META.get("HTTP_AUTHORIZATION", "")
         if header[:6].lower() == "basic ":
             try:
@@ -130,7 +135,7 @@ class SegmentKeyAuthentication(_KeyAuthentication):
             return data["writeKey"]
         return None
 
-    def message(self, request) -> object:
+    def message(self, request: Request) -> object:
         """Where ``writeKey`` may be: the parsed body."""
         return request.data
 
@@ -139,7 +144,7 @@ class SegmentPixelKeyAuthentication(SegmentKeyAuthentication):
     """Segment's pixel API: ``writeKey`` inside the message decoded from ``?data=``
     (the view's ``pixel_message``, which answers 400 naming ``data`` if it is bad)."""
 
-    def message(self, request) -> object:
+    def message(self, request: Request) -> object:
         message = request.parser_context["view"].pixel_message
         if not isinstance(message, dict):
             raise ParseError("data: must be a JSON object once decoded")
@@ -151,7 +156,7 @@ class KeenKeyAuthentication(_KeyAuthentication):
 
     scheme = "Keen"
 
-    def extract(self, request) -> str | None:
+    def extract(self, request: Request) -> str | None:
         header = request.META.get("HTTP_AUTHORIZATION", "").strip()
         if header:
             return header.split(" ", 1)[-1] if " " in header else header
@@ -163,7 +168,7 @@ class KeyKindPermission(BasePermission):
 
     message = "this key may not be used here"
 
-    def has_permission(self, request, view) -> bool:
+    def has_permission(self, request: Request, view: APIView) -> bool:
         key = request.auth
         if not isinstance(key, ApiKey):
             return False

@@ -1,4 +1,7 @@
-"""The ingestion service: normalize raw events, keep the valid ones, append them durably."""
+"""Ingestion's steps: normalize raw events, keep the valid ones, append them durably.
+
+``events.services.events_ingest`` runs them in order and owns the limits between them.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +13,6 @@ from django.conf import settings
 from kombu.exceptions import OperationalError as KombuOperationalError
 from redis.exceptions import RedisError
 
-from analytics_site.errors import InvalidEvents, PayloadTooLarge
-
 from . import stream
 from .envelope import Envelope, EventError, EventValidationError
 from .forwarding import encode_envelope
@@ -21,7 +22,7 @@ from .tasks import drain_stream
 
 log = logging.getLogger(__name__)
 
-Normalizer = Callable[[object, int | None], Envelope]
+ItemNormalizer = Callable[[object, int | None], Envelope]
 
 
 @dataclass
@@ -54,7 +55,7 @@ def stored_size(envelope: Envelope) -> int:
 
 
 def normalize_each(
-    items: Sequence[object], normalize: Normalizer, *, indexed: bool, limits: Limits
+    items: Sequence[object], normalize: ItemNormalizer, *, indexed: bool, limits: Limits
 ) -> IngestResult:
     """Run ``normalize`` on every item; collect envelopes and per-event errors.
 
@@ -93,39 +94,17 @@ def normalize_each(
     return result
 
 
-def raise_if_nothing_valid(result: IngestResult) -> None:
-    """413 when every event was too large, 400 listing the errors when none was valid."""
-    if result.accepted or not result.errors:
-        return
-    if all(result.too_large):
-        raise PayloadTooLarge("; ".join(error.message for error in result.errors))
-    raise InvalidEvents(result.rejected)
-
-
-def enqueue(
-    result: IngestResult,
-    *,
-    limits: Limits,
-    rate_key: str | None,
-    lockout_key: str | None = None,
-) -> None:
+def append(result: IngestResult, *, rate_key: str | None, lockout_key: str | None) -> None:
     """Check the client's lockout, count the request against its key's rate limit and
     append its valid events to the ingestion streams, in one Redis round trip; schedule
     the drains it must.
 
-    413 (nothing taken) when the events as stored exceed
-    ``limits.max_request_stored_bytes``. Raises ``stream.LockedOut`` or
-    ``stream.RateLimited`` (nothing taken) past those limits. Returns once Redis has
-    the events on disk (AOF); an unreachable Redis raises (a 503 with Retry-After in
-    ``analytics_site.errors``) and nothing of the request is taken. A drain task that
-    cannot be published is left to the beat safety net: the events are already safe.
+    Raises ``stream.LockedOut`` or ``stream.RateLimited`` (nothing taken) past those
+    limits. Returns once Redis has the events on disk (AOF); an unreachable Redis
+    raises (the API answers 503 with Retry-After) and nothing of the request is taken.
+    A drain task that cannot be published is left to the beat safety net: the events
+    are already safe.
     """
-    if result.stored_bytes > limits.max_request_stored_bytes:
-        raise PayloadTooLarge(
-            f"the request's {len(result.accepted)} events are {result.stored_bytes} bytes as "
-            f"stored (with the batch context merged into each), exceeding the limit of "
-            f"{limits.max_request_stored_bytes} bytes per request; send smaller batches"
-        )
     limit, window = settings.INGEST_RATE_LIMIT
     triggered = stream.append(
         result.encoded,
@@ -137,6 +116,6 @@ def enqueue(
     )
     for key in triggered:
         try:
-            drain_stream.apply_async(args=[key], queue=settings.CELERY_TASK_DEFAULT_QUEUE)
+            drain_stream.apply_async(args=(key,), queue=settings.CELERY_TASK_DEFAULT_QUEUE)
         except (RedisError, KombuOperationalError, OSError) as exc:
             log.warning("drain of %s not scheduled (the safety net will): %s", key, exc)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from analytics_site.json_parsing import StrictJSONParser
+from collections.abc import Mapping
+from typing import Any
+
+from events.json_parsing import StrictJSONParser
 
 from .limits import current_limits
 
@@ -11,7 +14,7 @@ class EventJSONParser(StrictJSONParser):
     """Event bodies (also sent as text/plain by browser beacons), gzip or not, limited to
     the ingestion limit ``max_body_bytes``."""
 
-    def body_limit(self, parser_context: dict) -> int:
+    def body_limit(self, parser_context: Mapping[str, Any]) -> int:
         limits = getattr(parser_context.get("view"), "limits", None) or current_limits()
         return limits.max_body_bytes
 

@@ -14,8 +14,7 @@ import re
 from django.http import HttpResponse
 from rest_framework.exceptions import ParseError
 
-from analytics_site.errors import PayloadTooLarge
-from analytics_site.json_parsing import loads_strict
+from events.json_parsing import PayloadTooLarge, loads_strict
 
 # The classic 43-byte transparent 1x1 GIF89a.
 TRANSPARENT_GIF = (

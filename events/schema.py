@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
+
+if TYPE_CHECKING:
+    from drf_spectacular.openapi import AutoSchema
 
 
 class _KeyScheme(OpenApiAuthenticationExtension):
     """One authentication class's security scheme; ``target_class`` None: matches none."""
 
-    definition: dict = {}
+    definition: dict[str, Any] = {}
 
-    def get_security_definition(self, auto_schema):
+    def get_security_definition(self, auto_schema: AutoSchema) -> dict[str, Any]:
         return self.definition
 
 
-def _http(scheme: str, description: str) -> dict:
+def _http(scheme: str, description: str) -> dict[str, Any]:
     return {"type": "http", "scheme": scheme, "description": description}
 
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from contextlib import suppress
 
-from celery import shared_task
-from celery.signals import worker_ready
+from celery import Task, shared_task
 from django.conf import settings
 from kafka.errors import KafkaError
 from redis.exceptions import RedisError
@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 UNREACHABLE = (KafkaError, OSError, RedisError)  # retried until they are reachable again
 
 
-def _forward(key: str):
+def _forward(key: str) -> Callable[[list[stream.Entry]], None]:
     """Forward a batch of entries; after ``FORWARD_MAX_UNEXPECTED_FAILURES`` unexpected
     failures of the same batch, only the entries that fail on their own go to the DLQ
     with the error (:func:`_forward_isolating`): the rest reach their topics."""
@@ -71,7 +71,7 @@ def _count_failure(key: str, first_id: bytes) -> int:
     soft_time_limit=240,
     time_limit=300,
 )
-def drain_stream(self, key: str) -> int:
+def drain_stream(self: Task, key: str) -> int:
     """Forward the ingestion stream ``key`` to Kafka until it is empty; the count.
 
     Runs for at most ``EVENTS_DRAIN_BUDGET_SECONDS``, then schedules itself again while
@@ -127,10 +127,10 @@ def drain_overdue_streams(*, force: bool = False) -> list[str]:
     return scheduled
 
 
-@worker_ready.connect
-def _drain_on_start(sender=None, **_kwargs) -> None:
-    """A forwarding worker (one serving ``CELERY_TASK_DEFAULT_QUEUE``) that starts, after
-    a crash say, drains whatever waits at once."""
+def drain_on_worker_ready(sender: object = None, **_kwargs: object) -> None:
+    """Celery ``worker_ready`` hook (connected by ``EventsConfig.ready()``): a forwarding
+    worker (one serving ``CELERY_TASK_DEFAULT_QUEUE``) that starts, after a crash say,
+    drains whatever waits at once."""
     consumer = getattr(sender, "task_consumer", None)
     served = {queue.name for queue in getattr(consumer, "queues", [])}
     if settings.CELERY_TASK_DEFAULT_QUEUE not in served:

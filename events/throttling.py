@@ -13,13 +13,19 @@ from __future__ import annotations
 import ipaddress
 import time
 from functools import lru_cache
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.cache import cache
+from django.http import HttpRequest
 from rest_framework.exceptions import Throttled
+from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
 
 from .models import ApiKey
+
+if TYPE_CHECKING:
+    from rest_framework.views import APIView
 
 _Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -50,7 +56,7 @@ class QueryRateThrottle(BaseThrottle):
         self.limit, self.window = getattr(settings, self.rate_setting)
         self._wait = 0.0
 
-    def allow_request(self, request, view) -> bool:
+    def allow_request(self, request: Request, view: APIView) -> bool:
         key = request.auth
         if not isinstance(key, ApiKey) or self.limit <= 0:
             return True
@@ -75,14 +81,18 @@ def ingest_rate_window(key: ApiKey) -> tuple[str, float]:
     return counter, max(1.0, window_start + window - now)
 
 
+def rate_limit_message(setting: str, wait: float) -> str:
+    """What a 429 for the per-key limit ``setting`` says: the limit and when to retry."""
+    limit, window = getattr(settings, setting)
+    return (
+        f"rate limit of {limit} requests per {window}s exceeded for this key; "
+        f"retry in {int(wait + 0.999)}s"
+    )
+
+
 def rate_limited(setting: str, wait: float) -> Throttled:
     """The 429 for a per-key limit, naming it and when to retry."""
-    limit, window = getattr(settings, setting)
-    return Throttled(
-        wait,
-        detail=f"rate limit of {limit} requests per {window}s exceeded for this key; "
-        f"retry in {int(wait + 0.999)}s",
-    )
+    return Throttled(wait, detail=rate_limit_message(setting, wait))
 
 
 @lru_cache(maxsize=8)
@@ -98,9 +108,18 @@ def _trusted(address: str, networks: tuple[_Network, ...]) -> bool:
     return any(ip in network for network in networks)
 
 
-def client_address(request) -> str:
+def client_address(request: HttpRequest | Request) -> str:
     """The client's address: ``REMOTE_ADDR``, unless that is a trusted proxy; then the
-    nearest ``X-Forwarded-For`` hop (read right to left) that is not a trusted proxy."""
+    nearest ``X-Forwarded-For`` hop (read right to left) that is not a trusted proxy.
+    Worked out once per request (the authentication and the view both ask)."""
+    django_request: Any = getattr(request, "_request", request)  # a DRF Request wraps it
+    known = getattr(django_request, "_client_address", None)
+    if known is None:
+        known = django_request._client_address = _client_address(django_request)
+    return known
+
+
+def _client_address(request: HttpRequest) -> str:
     address = request.META.get("REMOTE_ADDR") or "unknown"
     networks = _networks(tuple(settings.TRUSTED_PROXIES))
     if not networks or not _trusted(address, networks):
@@ -125,25 +144,33 @@ def failure_keys(address: str) -> tuple[str, str]:
     return base, f"{base}:since"
 
 
-def refuse_if_locked_out(address: str) -> None:
-    """Throttled (429, Retry-After) when ``address`` has had ``AUTH_FAILURE_RATE_LIMIT``
-    failed authentications in its current window (which opens at its first failure);
-    any key it presents is then refused, so a correct guess is not revealed."""
+def lockout(address: str) -> tuple[float, str] | None:
+    """(seconds to wait, message) when ``address`` has had ``AUTH_FAILURE_RATE_LIMIT``
+    failed authentications in its current window (which opens at its first failure),
+    else None. Raises RedisError when the streams' Redis is unreachable."""
     from .stream import client
 
     limit, window = settings.AUTH_FAILURE_RATE_LIMIT
     if limit <= 0:
-        return
+        return None
     count, since = client().mget(failure_keys(address))
     if int(count or 0) < limit:
-        return
+        return None
     now = time.time()
     wait = max(1.0, float(since or now) + window - now)
-    raise Throttled(
-        wait,
-        detail=f"too many failed authentications from this address: the limit is {limit} "
-        f"per {window}s; retry in {int(wait + 0.999)}s",
+    message = (
+        f"too many failed authentications from this address: the limit is {limit} "
+        f"per {window}s; retry in {int(wait + 0.999)}s"
     )
+    return wait, message
+
+
+def refuse_if_locked_out(address: str) -> None:
+    """Throttled (429, Retry-After) when ``address`` is locked out (:func:`lockout`);
+    any key it presents is then refused, so a correct guess is not revealed."""
+    locked = lockout(address)
+    if locked is not None:
+        raise Throttled(locked[0], detail=locked[1])
 
 
 def record_auth_failure(address: str) -> None:

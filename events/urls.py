@@ -2,17 +2,18 @@
 
 from django.urls import path
 
+from .normalize import SEGMENT_CALL_TYPES
 from .views.keen import KeenBatchView, KeenEventView
 from .views.native import NativeEventsView
-from .views.segment import SEGMENT_CALLS, SegmentPixelView, SegmentView
+from .views.segment import SegmentPixelView, SegmentView
 
 # Segment's routes, each also with a trailing slash (as some official SDKs send them;
 # left out of the schema): /v1/import is /v1/batch under the name other SDKs post to.
 _SEGMENT_ROUTES = [
     ("v1/batch", SegmentView, None, "segment-batch"),
     ("v1/import", SegmentView, None, "segment-import"),
-    *[(f"v1/{call}", SegmentView, call, f"segment-{call}") for call in SEGMENT_CALLS],
-    *[(f"v1/pixel/{c}", SegmentPixelView, c, f"segment-pixel-{c}") for c in SEGMENT_CALLS],
+    *[(f"v1/{call}", SegmentView, call, f"segment-{call}") for call in SEGMENT_CALL_TYPES],
+    *[(f"v1/pixel/{c}", SegmentPixelView, c, f"segment-pixel-{c}") for c in SEGMENT_CALL_TYPES],
 ]
 
 urlpatterns = [

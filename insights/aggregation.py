@@ -54,6 +54,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
+from typing import TYPE_CHECKING
 
 import redis
 from django.conf import settings
@@ -65,6 +66,10 @@ from events.topics import dlq_topic, event_topics
 from .cache import bump_generations
 from .models import JobFence, JobRun, KafkaOffset
 from .spark_runtime import cancel_job_group, get_session, reset_cassandra_connections
+
+if TYPE_CHECKING:  # the Spark modules load pyspark: imported where a run needs them
+    from spark.jobs.aggregate import AggregationResult, Progress
+    from spark.offsets import OffsetRange
 
 logger = logging.getLogger(__name__)
 
@@ -354,12 +359,21 @@ STALE_CONNECTION_MARKERS = (
 )
 
 
-def _run_batch_reconnecting(*, offsets, batch_id: int | None, trigger: str, **kwargs) -> JobRun:
+def _run_batch_reconnecting(
+    *,
+    offsets: OffsetRange,
+    batch_id: int | None,
+    trigger: str,
+    progress: Progress,
+    lease: Lease,
+) -> JobRun:
     """``_run_batch``; if it failed on a stale Cassandra connection (whose pool its
     failure path has dropped), the same batch is redone once at once, as the next run
     would redo it: same offsets, same batch id, so the numbers stay exact."""
     try:
-        return _run_batch(offsets=offsets, batch_id=batch_id, trigger=trigger, **kwargs)
+        return _run_batch(
+            offsets=offsets, batch_id=batch_id, trigger=trigger, progress=progress, lease=lease
+        )
     except Exception as exc:
         if not any(marker in str(exc) for marker in STALE_CONNECTION_MARKERS):
             raise
@@ -368,7 +382,11 @@ def _run_batch_reconnecting(*, offsets, batch_id: int | None, trigger: str, **kw
             raise
         logger.warning("batch %s met a stale Cassandra connection; redoing it", failed.batch_id)
         return _run_batch(
-            offsets=offsets, batch_id=failed.batch_id, trigger=JobRun.Trigger.RETRY, **kwargs
+            offsets=offsets,
+            batch_id=failed.batch_id,
+            trigger=JobRun.Trigger.RETRY,
+            progress=progress,
+            lease=lease,
         )
 
 
@@ -395,17 +413,34 @@ def _commit_if_still_current(lease: Lease, run: JobRun, offsets: dict[str, dict[
 
 def _run_batch(
     *,
-    offsets,
+    offsets: OffsetRange,
     batch_id: int | None,
     trigger: str,
-    progress: Callable[[str], None],
+    progress: Progress,
     lease: Lease,
 ) -> JobRun:
     """Run both stages over ``offsets`` as one JobRun; commit its offsets on success,
     if ``lease`` is still held. The JobRun exists before the first write, so a newer
     run that finds the lease lost redoes this batch (see the module docstring)."""
-    from spark.jobs import aggregate, derive_rollups
+    run = _start_run(offsets=offsets, batch_id=batch_id, trigger=trigger)
+    try:
+        result, derived = _run_stages(run=run, offsets=offsets, progress=progress, lease=lease)
+        _record_success(run, result=result, derived=derived)
+        _commit_if_still_current(lease, run, offsets.end)
+    except BaseException as exc:
+        error = _record_failure(run, exc=exc, lease=lease)
+        if error is not exc:
+            raise error from exc
+        raise
+    progress(
+        f"done: {run.records_read} read, {run.events_written} new, {run.duplicates} "
+        f"duplicates, {run.invalid} invalid, {run.rollup_rows} rollups, {derived} derived"
+    )
+    return run
 
+
+def _start_run(*, offsets: OffsetRange, batch_id: int | None, trigger: str) -> JobRun:
+    """The JobRun of a batch over ``offsets``; a new batch takes the run's id as its id."""
     run = JobRun.objects.create(
         job=JOB,
         trigger=trigger,
@@ -418,59 +453,68 @@ def _run_batch(
         run.batch_id = run.pk
         run.save(update_fields=["batch_id"])
     _log_gaps(run)
-    try:
-        session = get_session() if offsets.records else None
-        if session is not None:
-            session.sparkContext.setJobGroup(
-                lease.job_group, f"aggregation batch {run.batch_id}", interruptOnCancel=True
-            )
-        result = aggregate.run(
-            session,
-            offsets=offsets,
-            batch_id=run.batch_id,
-            bootstrap=",".join(settings.KAFKA_BOOTSTRAP_SERVERS),
-            keyspace=cassandra_keyspace(),
-            dlq_topic=dlq_topic(),
-            driver_read_max_records=settings.AGGREGATION_DRIVER_READ_MAX_RECORDS,
-            progress=progress,
-            guard=lease.write_timestamp,
-        )
-        derived = 0
-        if result.day_partitions:
-            progress("deriving monthly rollups")
-            derived = derive_rollups.run(
-                get_session(),
-                day_partitions=result.day_partitions,
-                keyspace=cassandra_keyspace(),
-                timestamp=lease.write_timestamp(),
-            )
-            bump_generations(project for project, *_ in result.day_partitions)
-        run.status = JobRun.Status.SUCCEEDED
-        run.finished_at = timezone.now()
-        run.records_read = result.records_read
-        run.invalid = result.invalid
-        run.duplicates = result.duplicates
-        run.events_written = result.events_written
-        run.rollup_rows = result.rollup_rows
-        run.derived_rows = derived
-        _commit_if_still_current(lease, run, offsets.end)
-    except BaseException as exc:
-        # The next attempt connects to Cassandra afresh: after a Cassandra restart the
-        # connector's pooled session can be unusable until dropped.
-        with suppress(Exception):
-            reset_cassandra_connections()
-        # A Spark job cancelled by the heartbeat surfaces as a Spark error.
-        cancelled = lease.lost is not None and not isinstance(exc, LeaseLost)
-        error = LeaseLost(f"fenced: {lease.lost} (token {lease.token})") if cancelled else exc
-        run.status = JobRun.Status.FAILED
-        run.error = f"{type(error).__name__}: {error}"[:10_000]
-        run.finished_at = timezone.now()
-        run.save()
-        if cancelled:
-            raise error from exc
-        raise
-    progress(
-        f"done: {run.records_read} read, {run.events_written} new, {run.duplicates} "
-        f"duplicates, {run.invalid} invalid, {run.rollup_rows} rollups, {derived} derived"
-    )
     return run
+
+
+def _run_stages(
+    *, run: JobRun, offsets: OffsetRange, progress: Progress, lease: Lease
+) -> tuple[AggregationResult, int]:
+    """The aggregation job, then the second stage; return its result and the rows derived.
+    Every write is guarded by ``lease``, and its Spark jobs run in the lease's job group."""
+    from spark.jobs import aggregate, derive_rollups
+
+    session = get_session() if offsets.records else None
+    if session is not None:
+        session.sparkContext.setJobGroup(
+            lease.job_group, f"aggregation batch {run.batch_id}", interruptOnCancel=True
+        )
+    result = aggregate.run(
+        session,
+        offsets=offsets,
+        batch_id=run.batch_id,
+        bootstrap=",".join(settings.KAFKA_BOOTSTRAP_SERVERS),
+        keyspace=cassandra_keyspace(),
+        dlq_topic=dlq_topic(),
+        driver_read_max_records=settings.AGGREGATION_DRIVER_READ_MAX_RECORDS,
+        progress=progress,
+        guard=lease.write_timestamp,
+    )
+    if not result.day_partitions:
+        return result, 0
+    progress("deriving monthly rollups")
+    derived = derive_rollups.run(
+        get_session(),
+        day_partitions=result.day_partitions,
+        keyspace=cassandra_keyspace(),
+        timestamp=lease.write_timestamp(),
+    )
+    bump_generations(project for project, *_ in result.day_partitions)
+    return result, derived
+
+
+def _record_success(run: JobRun, *, result: AggregationResult, derived: int) -> None:
+    """Fill ``run`` in as succeeded (saved by the commit)."""
+    run.status = JobRun.Status.SUCCEEDED
+    run.finished_at = timezone.now()
+    run.records_read = result.records_read
+    run.invalid = result.invalid
+    run.duplicates = result.duplicates
+    run.events_written = result.events_written
+    run.rollup_rows = result.rollup_rows
+    run.derived_rows = derived
+
+
+def _record_failure(run: JobRun, *, exc: BaseException, lease: Lease) -> BaseException:
+    """Save ``run`` as failed and return the error to raise: LeaseLost if the lease was
+    lost (a Spark job cancelled by the heartbeat surfaces as a Spark error), else ``exc``."""
+    # The next attempt connects to Cassandra afresh: after a Cassandra restart the
+    # connector's pooled session can be unusable until dropped.
+    with suppress(Exception):
+        reset_cassandra_connections()
+    cancelled = lease.lost is not None and not isinstance(exc, LeaseLost)
+    error = LeaseLost(f"fenced: {lease.lost} (token {lease.token})") if cancelled else exc
+    run.status = JobRun.Status.FAILED
+    run.error = f"{type(error).__name__}: {error}"[:10_000]
+    run.finished_at = timezone.now()
+    run.save()
+    return error

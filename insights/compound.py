@@ -8,11 +8,14 @@ import datetime as dt
 import json
 from dataclasses import dataclass
 
-from analytics_site.json_parsing import decode_json
+from events.json_parsing import decode_json
 
-from . import adhoc
-from .queries import Query, answer, event_collection_of, parse_query
-from .timeframes import QueryError, Timeframe, resolve_timeframe
+from .answers import answer
+from .errors import QueryError
+from .queries import Params, Query, event_collection_of, parse_filters, parse_query
+from .raw_answers import MISSING, event_view, lookup, matches
+from .reads import Reads, scan
+from .timeframes import Timeframe, resolve_timeframe
 
 MAX_PARTS = 20
 
@@ -31,7 +34,7 @@ class MultiAnalysis:
     parts: tuple[tuple[str, Query], ...]
 
 
-def parse_multi_analysis(params, *, now: dt.datetime) -> MultiAnalysis:
+def parse_multi_analysis(params: Params, *, now: dt.datetime) -> MultiAnalysis:
     """``analyses``: ``{label: {analysis_type, target_property?, percentile?}}``; every
     other parameter (collection, timeframe, interval, filters, ...) is shared."""
     analyses = _json(params.get("analyses"), "analyses")
@@ -76,18 +79,21 @@ def _check_same_buckets(parts: list[tuple[str, Query]], analyses: dict) -> None:
             )
 
 
-def answer_multi_analysis(*, project_id: str, query: MultiAnalysis) -> object:
-    """``{label: value}``; with an interval, ``{timeframe, value: {label: value}}`` per bucket."""
-    results = {label: answer(project_id=project_id, query=part) for label, part in query.parts}
+def answer_multi_analysis(*, query: MultiAnalysis, reads: Reads) -> object:
+    """``{label: value}``; with an interval, ``{timeframe, value: {label: value}}`` per
+    bucket. Labels that need the same rows share one read or scan (``reads``)."""
+    results = {label: answer(query=part, reads=reads) for label, part in query.parts}
     first = query.parts[0][1]
     if first.granularity is None:
         return results
     labels = list(results)
     return [
-        {"timeframe": points[0]["timeframe"],
-         "value": {label: point["value"] for label, point in zip(labels, points, strict=True)}}
+        {
+            "timeframe": points[0]["timeframe"],
+            "value": {label: point["value"] for label, point in zip(labels, points, strict=True)},
+        }
         for points in zip(*(results[label] for label in labels), strict=True)
-    ]  # fmt: skip
+    ]
 
 
 @dataclass(frozen=True)
@@ -103,7 +109,7 @@ class Step:
     filters: tuple
 
 
-def parse_funnel(params, *, now: dt.datetime) -> Funnel:
+def parse_funnel(params: Params, *, now: dt.datetime) -> Funnel:
     """``steps``: a list of ``{event_collection, actor_property, timeframe?, filters?}``;
     a step without a timeframe uses the query's."""
     steps = _json(params.get("steps"), "steps")
@@ -123,7 +129,7 @@ def parse_funnel(params, *, now: dt.datetime) -> Funnel:
         frame = step.get("timeframe", params.get("timeframe"))
         try:
             timeframe = resolve_timeframe(frame, now=now)
-            filters = tuple(adhoc.parse_filters(step.get("filters")))
+            filters = tuple(parse_filters(step.get("filters")))
         except QueryError as exc:
             raise QueryError(f"{field}.{exc.field}", exc.message) from None
         parsed.append(Step(step["event_collection"], step["actor_property"], timeframe, filters))
@@ -131,18 +137,19 @@ def parse_funnel(params, *, now: dt.datetime) -> Funnel:
 
 
 def answer_funnel(*, project_id: str, query: Funnel) -> list[int]:
-    """How many actors did step 1, then step 2 at or after their step 1, and so on."""
+    """How many actors did step 1, then step 2 at or after their step 1, and so on.
+
+    Streams each step's scan (only the actors' first times are held)."""
     reached: dict[str, str] | None = None  # actor -> earliest time at the previous step
     counts = []
     for step in query.steps:
         first_time: dict[str, str] = {}
-        for row in adhoc.scan(project_id=project_id, name=step.event_collection,
-                              timeframe=step.timeframe):  # fmt: skip
-            view = adhoc.event_view(row)
-            if not adhoc.matches(view, list(step.filters)):
+        rows = scan(project_id=project_id, name=step.event_collection, timeframe=step.timeframe)
+        for view in map(event_view, rows):
+            if not matches(view, list(step.filters)):
                 continue
-            actor = adhoc.lookup(view, step.actor_property)
-            if actor is adhoc.MISSING or actor is None:
+            actor = lookup(view, step.actor_property)
+            if actor is MISSING or actor is None:
                 continue
             actor = json.dumps(actor, sort_keys=True)
             when = view["keen"]["timestamp"]

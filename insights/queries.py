@@ -1,32 +1,34 @@
-"""The query service: Keen's analyses, from the rollups when they can answer, else
-from a bounded scan of the raw events (``adhoc``).
+"""The query model: Keen's analyses as a checked ``Query``, and its ``Plan``.
 
-``parse_query`` checks the parameters and names the one that is wrong; ``answer``
-returns Keen's ``result``: a number (or list, or groups), or a list of
-``{"timeframe": {"start", "end"}, "value"}`` when an interval is given. Unique users
-across several buckets come from ``bucket_users``, so they stay exact.
+``parse_query`` checks every parameter before anything is read (filters, ``order_by``
+and ``limit`` included) and names the one that is wrong. ``plan_of`` decides, once, how
+the query is answered: from the rollups (UTC), from the hourly rollups regrouped into a
+time zone's buckets, or from a bounded scan of the raw events (``raw_answers``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import math
-from dataclasses import dataclass
-from decimal import Decimal
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from enum import StrEnum
+from functools import cached_property
 
-from analytics_site.json_parsing import decode_json
+from events.json_parsing import decode_json
 from events.limits import current_limits
-from spark import exact
+from movingavg.engines import KINDS
+from spark.schema import Granularity
 
-from . import adhoc, selectors
+from .errors import QueryError
 from .timeframes import (
-    QueryError,
+    MAX_BUCKETS,
+    MINUTE,
     Timeframe,
     buckets,
     coarsest_granularity,
     floor,
     granularity_of,
-    iso,
     parse_timezone,
     resolve_timeframe,
     shift,
@@ -34,17 +36,33 @@ from .timeframes import (
 
 ROLLUP_ANALYSES = ("count", "count_unique", "sum", "average", "minimum", "maximum")
 ANALYSES = (*ROLLUP_ANALYSES, "median", "percentile", "select_unique")
-NOT_NESTABLE = ("multi_analysis", "funnel")  # insights/compound.py
+COMPOUND_ANALYSES = ("multi_analysis", "funnel")  # insights/compound.py
 UNIQUE_TARGETS = ("distinct_id",)
+OPERATORS = ("eq", "ne", "lt", "lte", "gt", "gte", "exists", "in", "contains", "not_contains")
+DIRECTIONS = ("ASC", "DESC")
+MAX_WINDOW = MAX_BUCKETS  # a moving average's window, in buckets
 
-
-MOVING_AVERAGE_KINDS = ("sma", "ema", "wma", "cma")
+Params = Mapping[str, object]
 
 
 @dataclass(frozen=True)
 class MovingAverage:
-    kind: str
+    kind: str  # one of movingavg.KINDS
     window: int | None  # None for cma
+
+
+class Source(StrEnum):
+    """Where a query's answer comes from."""
+
+    ROLLUPS = "rollups"  # UTC buckets of ``Plan.granularity``
+    HOURLY_ROLLUPS = "hourly_rollups"  # hours regrouped into a time zone's buckets
+    RAW_EVENTS = "raw_events"  # a bounded scan (filters, group_by, raw-only analyses)
+
+
+@dataclass(frozen=True)
+class Plan:
+    source: Source
+    granularity: str | None  # the stored granularity read; None for raw events
 
 
 @dataclass(frozen=True)
@@ -55,54 +73,63 @@ class Query:
     timeframe: Timeframe
     granularity: str | None  # None: one number for the whole timeframe
     moving_average: MovingAverage | None = None
-    filters: tuple = ()
+    filters: tuple[dict, ...] = ()
     group_by: tuple[str, ...] = ()
-    order_by: object = None
-    limit: object = None
+    order_by: tuple[dict, ...] = ()  # {"property_name", "direction"}, applied last first
+    limit: int | None = None
     percentile: float | None = None
     tz: dt.tzinfo = dt.UTC
+
+    @cached_property
+    def plan(self) -> Plan:
+        """How this query is answered (``plan_of``), computed once."""
+        return plan_of(self)
 
     @property
     def needs_raw_events(self) -> bool:
         """True when the rollups cannot answer this query exactly."""
-        if self.filters or self.group_by or self.analysis not in ROLLUP_ANALYSES:
-            return True
-        if self.analysis == "count_unique" and self.target_property not in UNIQUE_TARGETS:
-            return True
-        if self.granularity == "minute":
-            return True
-        if self.tz is not dt.UTC:  # answered from hourly rollups, if hours tile the buckets
-            return not all(floor(edge, "hour") == edge for group in local_groups(self)
-                           for edge in group)  # fmt: skip
-        try:
-            coarsest_granularity(self.timeframe)
-        except QueryError:
-            return True
-        return False
+        return self.plan.source is Source.RAW_EVENTS
+
+
+def plan_of(query: Query) -> Plan:
+    """The rollups when they answer ``query`` exactly, else the raw events."""
+    raw = Plan(Source.RAW_EVENTS, None)
+    if query.filters or query.group_by or query.analysis not in ROLLUP_ANALYSES:
+        return raw
+    if query.analysis == "count_unique" and query.target_property not in UNIQUE_TARGETS:
+        return raw
+    if query.granularity == MINUTE:
+        return raw
+    if query.tz is not dt.UTC:  # answered from hourly rollups, if hours tile the buckets
+        edges = [edge for group in local_groups(query) for edge in group]
+        if all(floor(edge, Granularity.HOUR) == edge for edge in edges):
+            return Plan(Source.HOURLY_ROLLUPS, Granularity.HOUR)
+        return raw
+    try:
+        coarsest = coarsest_granularity(query.timeframe)
+    except QueryError:
+        return raw
+    granularity = query.granularity or coarsest
+    if query.analysis == "count_unique" and query.granularity is None:
+        # unique users are exact per stored bucket; months are unions of days
+        granularity = Granularity.DAY if granularity == Granularity.MONTH else granularity
+    return Plan(Source.ROLLUPS, granularity)
 
 
 def local_groups(query: Query) -> list[tuple[dt.datetime, dt.datetime]]:
     """The (start, end) UTC instants of each result bucket (one without an interval)."""
     frame = query.timeframe
     if query.granularity is None:
-        end = shift(floor(frame.end, "hour"), "hour", 1) if frame.open_end else frame.end
-        return [(frame.start, end)]
+        if not frame.open_end:
+            return [(frame.start, frame.end)]
+        return [(frame.start, shift(floor(frame.end, Granularity.HOUR), Granularity.HOUR, 1))]
     return [
         (start, shift(start, query.granularity, 1, query.tz))
         for start in buckets(frame, query.granularity, query.tz)
     ]
 
 
-def _empty(value: object) -> bool:
-    if isinstance(value, str):
-        try:
-            value = decode_json(value) if value.strip()[:1] in "[{" else value
-        except ValueError:
-            return False
-    return value in (None, "", [], {})
-
-
-def parse_query(analysis: str, params, *, now: dt.datetime) -> Query:
+def parse_query(analysis: str, params: Params, *, now: dt.datetime) -> Query:
     """A checked Query from Keen-style parameters; QueryError names the bad one.
 
     Bounds: ``event_collection`` at most ``max_name_length`` (255) characters,
@@ -110,7 +137,7 @@ def parse_query(analysis: str, params, *, now: dt.datetime) -> Query:
     surrogates; ``limit`` and ``window`` whole numbers; timeframes inside
     ``timeframes.EARLIEST``..``LATEST``.
     """
-    if analysis in NOT_NESTABLE:
+    if analysis in COMPOUND_ANALYSES:
         raise QueryError("analysis_type", f"{analysis} cannot be nested")
     if analysis not in ANALYSES:
         raise QueryError("analysis", f"{analysis!r} is not one of {', '.join(ANALYSES)}")
@@ -130,17 +157,20 @@ def parse_query(analysis: str, params, *, now: dt.datetime) -> Query:
         granularity=granularity,
         tz=tz,
         moving_average=_moving_average(params, granularity),
-        filters=tuple(adhoc.parse_filters(params.get("filters"))),
+        filters=tuple(parse_filters(params.get("filters"))),
         group_by=_group_by(params.get("group_by")),
-        order_by=params.get("order_by") or None,
         limit=_limit(params.get("limit")),
         percentile=_percentile(analysis, params.get("percentile")),
     )
-    if query.order_by and not query.group_by:
+    order_by = params.get("order_by") or None
+    if order_by and not query.group_by:
         raise QueryError("order_by", "needs group_by")
     if query.moving_average and query.group_by:
         raise QueryError("group_by", "cannot be combined with a moving average")
-    return query
+    order = parse_order_by(order_by)
+    if query.group_by and query.limit is not None and not order:
+        raise QueryError("limit", "needs order_by")
+    return replace(query, order_by=order)
 
 
 def checked_name(value: object, *, field: str, max_length: int) -> str:
@@ -190,6 +220,69 @@ def whole_number(value: object, *, field: str, requirement: str) -> int:
     raise QueryError(field, requirement)
 
 
+def max_age_of(value: object) -> float | None:
+    """Keen's ``max_age``: seconds, 0 or more; None when absent."""
+    if value in (None, ""):
+        return None
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        raise QueryError("max_age", "must be a number of seconds") from None
+    if not seconds >= 0:  # NaN too
+        raise QueryError("max_age", "must be 0 or more")
+    return seconds
+
+
+def parse_filters(value: object) -> list[dict]:
+    """Keen filters (a list, or its JSON) checked: property_name, operator, property_value."""
+    if isinstance(value, str):
+        try:
+            value = decode_json(value)
+        except ValueError:
+            raise QueryError("filters", "is not valid JSON") from None
+    if value in (None, ""):
+        return []
+    if not isinstance(value, list):
+        raise QueryError("filters", "must be a list of {property_name, operator, property_value}")
+    checked = []
+    for index, item in enumerate(value):
+        field = f"filters[{index}]"
+        if not isinstance(item, dict) or not isinstance(item.get("property_name"), str):
+            raise QueryError(field, "needs a property_name")
+        if item.get("operator") not in OPERATORS:
+            raise QueryError(f"{field}.operator", f"must be one of {', '.join(OPERATORS)}")
+        if item["operator"] == "in" and not isinstance(item.get("property_value"), list):
+            raise QueryError(f"{field}.property_value", "must be a list for the in operator")
+        if item["operator"] == "exists" and not isinstance(item.get("property_value"), bool):
+            raise QueryError(
+                f"{field}.property_value", "must be true or false for the exists operator"
+            )
+        checked.append(item)
+    return checked
+
+
+def parse_order_by(value: object) -> tuple[dict, ...]:
+    """Keen's ``order_by`` (a property name or ``{property_name, direction}``, a list of
+    them, or its JSON) as ``{"property_name", "direction"}`` specs; () when absent."""
+    if isinstance(value, str) and value.strip()[:1] in "[{":
+        try:
+            value = decode_json(value)
+        except ValueError:
+            raise QueryError("order_by", "is not valid JSON") from None
+    specs = value if isinstance(value, list | tuple) else [value] if value else []
+    checked = []
+    for spec in specs:
+        if isinstance(spec, str):
+            spec = {"property_name": spec}
+        if not isinstance(spec, dict) or not isinstance(spec.get("property_name"), str):
+            raise QueryError("order_by", "needs property_name (and direction ASC or DESC)")
+        direction = str(spec.get("direction", "ASC")).upper()
+        if direction not in DIRECTIONS:
+            raise QueryError("order_by", "direction must be ASC or DESC")
+        checked.append({"property_name": spec["property_name"], "direction": direction})
+    return tuple(checked)
+
+
 def _limit(value: object) -> int | None:
     """Keen's ``limit`` on grouped results: a whole number, at least 1; None when absent."""
     if value in (None, ""):
@@ -228,15 +321,16 @@ def _percentile(analysis: str, value: object) -> float | None:
     return percent
 
 
-def _moving_average(params, granularity: str | None) -> MovingAverage | None:
-    """``kind`` (sma, ema, wma, cma) and ``window`` (n; the span for ema), or None."""
+def _moving_average(params: Params, granularity: str | None) -> MovingAverage | None:
+    """``kind`` (one of movingavg's KINDS) and ``window`` (n; the span for ema), or None."""
+    kinds = ", ".join(KINDS)
     kind = params.get("kind")
     if kind in (None, ""):
         if params.get("window") not in (None, ""):
-            raise QueryError("kind", "is required with window: one of sma, ema, wma, cma")
+            raise QueryError("kind", f"is required with window: one of {kinds}")
         return None
-    if kind not in MOVING_AVERAGE_KINDS:
-        raise QueryError("kind", f"{kind!r} is not one of {', '.join(MOVING_AVERAGE_KINDS)}")
+    if kind not in KINDS:
+        raise QueryError("kind", f"{kind!r} is not one of {kinds}")
     if granularity is None:
         raise QueryError("interval", "is required for a moving average")
     window = params.get("window")
@@ -247,159 +341,6 @@ def _moving_average(params, granularity: str | None) -> MovingAverage | None:
     size = whole_number(
         window, field="window", requirement=f"is required for {kind}: a whole number of buckets"
     )
-    if not 1 <= size <= 2500:
-        raise QueryError("window", "must be between 1 and 2500")
+    if not 1 <= size <= MAX_WINDOW:
+        raise QueryError("window", f"must be between 1 and {MAX_WINDOW}")
     return MovingAverage(kind, size)
-
-
-def with_moving_average(series: list[dict], average: MovingAverage) -> list[dict]:
-    """``series`` with ``moving_average`` on each point, from the movingavg engines.
-
-    Points without a value (an empty bucket's minimum, say) get None and do not
-    enter the average."""
-    from movingavg.factory import create_moving_average
-
-    engine = create_moving_average(average.kind, average.window)
-    result = []
-    for point in series:
-        value = point["value"]
-        if value is not None:
-            engine.addElement(value)
-        moving = engine.getMovingAverage() if value is not None else None
-        result.append({**point, "moving_average": moving})
-    return result
-
-
-def _series(query: Query, values: list[tuple[dt.datetime, dt.datetime, object]]) -> list[dict]:
-    series = [
-        {"timeframe": {"start": iso(start, query.tz), "end": iso(stop, query.tz)}, "value": value}
-        for start, stop, value in values
-    ]
-    if query.moving_average is not None:
-        return with_moving_average(series, query.moving_average)
-    return series
-
-
-def _combine(analysis: str, rows: list[dict]) -> int | float | str | None:
-    """One analysis over rollup rows, in the raw scan's arithmetic (``spark.exact``)."""
-    if analysis == "count":
-        return sum(row["count"] or 0 for row in rows)
-    values = [row for row in rows if row["count"]]
-    if analysis == "sum":
-        return exact.json_number(exact.total(row["sum"] or Decimal(0) for row in values))
-    if not values:
-        return None
-    if analysis == "minimum":
-        return exact.json_number(exact.smallest(r["min"] for r in values if r["min"] is not None))
-    if analysis == "maximum":
-        return exact.json_number(exact.largest(r["max"] for r in values if r["max"] is not None))
-    total = exact.total(row["sum"] or Decimal(0) for row in values)
-    return exact.mean(total, sum(row["count"] for row in values))
-
-
-def answer_from_raw_events(*, project_id: str, query: Query) -> object:
-    """Keen's ``result`` from a bounded scan of the raw events."""
-    events = [
-        view
-        for view in map(adhoc.event_view, adhoc.scan(
-            project_id=project_id, name=query.event_collection, timeframe=query.timeframe))
-        if adhoc.matches(view, list(query.filters))
-    ]  # fmt: skip
-
-    def result(members: list[dict]):
-        if query.group_by:
-            rows = adhoc.grouped(
-                query.analysis, members, target=query.target_property,
-                percentile=query.percentile, group_by=list(query.group_by),
-            )  # fmt: skip
-            return adhoc.order_and_limit(rows, query.order_by, query.limit)
-        return adhoc.analyse(query.analysis, members, query.target_property, query.percentile)
-
-    if query.granularity is None:
-        return result(events)
-    by_bucket: dict[dt.datetime, list[dict]] = {}
-    for event in events:
-        moment = dt.datetime.fromisoformat(event["keen"]["timestamp"])
-        by_bucket.setdefault(floor(moment, query.granularity, query.tz), []).append(event)
-    return _series(query, [(a, b, result(by_bucket.get(a, []))) for a, b in local_groups(query)])
-
-
-def answer_from_hours(*, project_id: str, query: Query) -> object:
-    """Keen's ``result`` in a time zone other than UTC, regrouping hourly rollups (and,
-    for unique users, the union of each hour's users) into the zone's buckets."""
-    groups = local_groups(query)
-    if query.analysis == "count_unique":
-        values = []
-        for start, stop in groups:
-            hours = buckets(Timeframe(start, stop), "hour")
-            users = selectors.bucket_users(
-                project_id=project_id, name=query.event_collection, granularity="hour",
-                buckets=hours,
-            )  # fmt: skip
-            values.append(len(users))
-    else:
-        metric = "events" if query.analysis == "count" else f"property:{query.target_property}"
-        rows = selectors.rollup_rows(
-            project_id=project_id, name=query.event_collection, metric=metric,
-            granularity="hour", start=groups[0][0], end=groups[-1][1],
-        )  # fmt: skip
-        values = [
-            _combine(query.analysis, [row for hour, row in rows.items() if start <= hour < stop])
-            for start, stop in groups
-        ]
-    if query.granularity is None:
-        return values[0]
-    return _series(query, [(a, b, v) for (a, b), v in zip(groups, values, strict=True)])
-
-
-def answer(*, project_id: str, query: Query) -> object:
-    """Keen's ``result`` for ``query``: from the rollups when they can answer it exactly."""
-    if query.needs_raw_events:
-        return answer_from_raw_events(project_id=project_id, query=query)
-    if query.tz is not dt.UTC:
-        return answer_from_hours(project_id=project_id, query=query)
-    metric = (
-        "events"
-        if query.analysis in ("count", "count_unique")
-        else f"property:{query.target_property}"
-    )
-    granularity = query.granularity or coarsest_granularity(query.timeframe)
-    if query.analysis == "count_unique" and granularity == "month":
-        granularity = "day" if query.granularity is None else granularity
-    starts = buckets(query.timeframe, granularity)
-    if not starts:
-        return [] if query.granularity else 0
-    end = shift(floor(starts[-1], granularity), granularity, 1)
-
-    def users(bucket_starts: list[dt.datetime], level: str) -> int:
-        return len(
-            selectors.bucket_users(
-                project_id=project_id, name=query.event_collection, granularity=level,
-                buckets=bucket_starts,
-            )
-        )  # fmt: skip
-
-    if query.analysis == "count_unique" and query.granularity is None:
-        return users(starts, granularity)
-    rows = selectors.rollup_rows(
-        project_id=project_id,
-        name=query.event_collection,
-        metric=metric,
-        granularity=granularity,
-        start=starts[0],
-        end=end,
-    )
-    if query.granularity is None:
-        return _combine(query.analysis, list(rows.values()))
-    values = []
-    for start in starts:
-        stop = shift(start, granularity, 1)
-        if query.analysis == "count_unique":
-            if granularity == "month":
-                value = users(buckets(Timeframe(start, stop), "day"), "day")
-            else:
-                value = (rows.get(start) or {}).get("uniques") or 0
-        else:
-            value = _combine(query.analysis, [rows[start]] if start in rows else [])
-        values.append((start, stop, value))
-    return _series(query, values)

@@ -1,156 +1,57 @@
-"""Reads of the rollup tables for the query API (prepared CQL on the app's session)."""
+"""The read side's one door: Keen's analyses answered for a project, cached.
+
+Views (native and Keen-compatible) and the metric browser (``movingavg.admin``) call
+``query_answer``; it raises only ``insights.errors`` (QueryError: a parameter to
+fix, or a query to narrow), never an HTTP error.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections import deque
-from functools import lru_cache
 
-from django.conf import settings
-from django.db import connections
+from django.utils import timezone
 
-from spark import exact
-from spark.schema import ALL_CATEGORIES, Table, period_strftime
-
-from .timeframes import QueryError, shift
+from .answers import answer
+from .cache import cached_answer
+from .compound import answer_funnel, answer_multi_analysis, parse_funnel, parse_multi_analysis
+from .queries import Params, parse_query
+from .reads import Reads
 
 
-def _session():
-    return connections["cassandra"].connection.session
-
-
-def _keyspace() -> str:
-    return connections["cassandra"].settings_dict["NAME"]
-
-
-@lru_cache(maxsize=8)
-def _statements(keyspace: str, session_id: int) -> dict:
-    session = _session()
-    return {
-        "rollups": session.prepare(
-            "SELECT bucket, category, count, uniques, sum, min, max, exact_sum, exact_min, "
-            f"exact_max FROM {keyspace}.{Table.ROLLUPS} "
-            "WHERE project_id=? AND name=? AND metric=? AND granularity=? AND period=? "
-            "AND bucket>=? AND bucket<?"
-        ),
-        "raw_events": session.prepare(
-            "SELECT event_time, event_id, category, distinct_id, received_at, properties "
-            f"FROM {keyspace}.{Table.RAW_EVENTS} WHERE project_id=? AND name=? AND day=? "
-            "AND event_time>=? AND event_time<?"
-        ),
-        "users": session.prepare(
-            f"SELECT distinct_id FROM {keyspace}.{Table.BUCKET_USERS} "
-            "WHERE project_id=? AND name=? AND granularity=? AND bucket=? AND category=?"
-        ),
-    }
-
-
-def _prepared(name: str):
-    return _statements(_keyspace(), id(_session()))[name]
-
-
-def periods(granularity: str, start: dt.datetime, end: dt.datetime) -> list[str]:
-    """The partition periods holding ``granularity`` buckets in ``[start, end)``."""
-    found = []
-    step = "month" if granularity == "hour" else "year"
-    current = start.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    if step == "year":
-        current = current.replace(month=1)
-    while current < end:
-        found.append(current.strftime(period_strftime(granularity)))
-        current = shift(current, step, 1)
-    return found
-
-
-def rollup_rows(
+def query_answer(
     *,
     project_id: str,
-    name: str,
-    metric: str,
-    granularity: str,
-    start: dt.datetime,
-    end: dt.datetime,
-    category: str = ALL_CATEGORIES,
-) -> dict[dt.datetime, dict]:
-    """Rollup rows of one metric and category in ``[start, end)``, by bucket start (UTC):
-    ``count``, ``uniques``, and ``sum``, ``min``, ``max`` as exact Decimals (or None)."""
-    session = _session()
-    statement = _prepared("rollups")
-    naive_start = start.astimezone(dt.UTC).replace(tzinfo=None)
-    naive_end = end.astimezone(dt.UTC).replace(tzinfo=None)
-    futures = [
-        session.execute_async(
-            statement, (project_id, name, metric, granularity, period, naive_start, naive_end)
-        )
-        for period in periods(granularity, start, end)
-    ]
-    rows = {}
-    for future in futures:
-        for row in future.result():
-            if row["category"] == category:
-                rows[row["bucket"].replace(tzinfo=dt.UTC)] = _exact_row(row)
-    return rows
+    analysis: str,
+    params: Params,
+    max_age: float | None,
+    now: dt.datetime | None = None,
+) -> object:
+    """Keen's ``result`` of ``analysis`` (a single analysis, ``multi_analysis`` or
+    ``funnel``) with Keen-style ``params`` over ``project_id``'s events.
 
-
-def _exact_row(row: dict) -> dict:
-    """A stored rollup row with its statistics as exact Decimals: the exact text
-    columns, or for a row written before them, the legacy decimal columns."""
-    stats = {}
-    for name in ("sum", "min", "max"):
-        text = row[f"exact_{name}"]
-        stats[name] = exact.parse(text) if text is not None else row[name]
-    return {"count": row["count"], "uniques": row["uniques"], **stats}
-
-
-_IN_FLIGHT = 16  # bucket reads outstanding at once, so pages held stay bounded
-
-
-def bucket_users(
-    *,
-    project_id: str,
-    name: str,
-    granularity: str,
-    buckets: list[dt.datetime],
-    category: str = ALL_CATEGORIES,
-) -> set[str]:
-    """Every distinct_id counted in any of ``buckets`` (exact unique users across them).
-
-    Holds at most ``QUERY_MAX_UNIQUE_IDS`` ids: beyond, QueryError (the caller answers
-    400) naming the limit, before reading further.
+    ``max_age``: the seconds a cached result may be old (None: any result of the
+    project's current data; 0: recompute, and do not cache). ``now`` (default: the
+    clock) resolves relative timeframes. Every parameter is checked before any read;
+    QueryError names the one that is wrong, or the bound a read would pass.
     """
-    limit = settings.QUERY_MAX_UNIQUE_IDS
-    session = _session()
-    statement = _prepared("users")
-
-    def read(bucket: dt.datetime):
-        naive = bucket.astimezone(dt.UTC).replace(tzinfo=None)
-        return session.execute_async(statement, (project_id, name, granularity, naive, category))
-
-    pending = deque(read(bucket) for bucket in buckets[:_IN_FLIGHT])
-    remaining = iter(buckets[_IN_FLIGHT:])
-    users: set[str] = set()
-    while pending:
-        rows = pending.popleft().result()
-        following = next(remaining, None)
-        if following is not None:
-            pending.append(read(following))
-        for row in rows:
-            users.add(row["distinct_id"])
-            if len(users) > limit:
-                raise QueryError(
-                    "timeframe",
-                    f"count_unique over this timeframe reads more than {limit} distinct "
-                    "user ids (QUERY_MAX_UNIQUE_IDS); narrow the timeframe or add an interval",
-                )
-    return users
-
-
-def raw_event_rows(
-    *, project_id: str, name: str, day: dt.date, start: dt.datetime, end: dt.datetime
-):
-    """The raw events of one (project, name, day) partition with ``start <= time < end``."""
-    return _session().execute(
-        _prepared("raw_events"),
-        (project_id, name, day, start.astimezone(dt.UTC).replace(tzinfo=None),
-         end.astimezone(dt.UTC).replace(tzinfo=None)),
-    )  # fmt: skip
+    now = now or timezone.now()
+    if analysis == "funnel":
+        funnel = parse_funnel(params, now=now)
+        return cached_answer(
+            project_id=project_id,
+            query=funnel,
+            max_age=max_age,
+            compute=lambda: answer_funnel(project_id=project_id, query=funnel),
+        )
+    if analysis == "multi_analysis":
+        query = parse_multi_analysis(params, now=now)
+        compute = answer_multi_analysis
+    else:
+        query = parse_query(analysis, params, now=now)
+        compute = answer
+    return cached_answer(
+        project_id=project_id,
+        query=query,
+        max_age=max_age,
+        compute=lambda: compute(query=query, reads=Reads(project_id=project_id)),
+    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from celery import shared_task
+from celery import Task, shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 
@@ -21,7 +21,7 @@ logger = logging.getLogger(__name__)
     soft_time_limit=settings.AGGREGATION_TIME_LIMIT_SECONDS,
     time_limit=settings.AGGREGATION_TIME_LIMIT_SECONDS + 30,
 )
-def aggregate_events(self, trigger: str = JobRun.Trigger.SCHEDULE) -> int | None:
+def aggregate_events(self: Task, trigger: str = JobRun.Trigger.SCHEDULE) -> int | None:
     """Run the aggregation; return the JobRun id, or None if a run was already in progress.
 
     A failed run (Kafka or Cassandra unreachable, a Spark error) is retried with

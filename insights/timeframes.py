@@ -26,10 +26,19 @@ import re
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from analytics_site.json_parsing import decode_json
+from events.json_parsing import decode_json
+from spark.schema import Granularity
+
+from .errors import QueryError
 
 UNITS = ("minutes", "hours", "days", "weeks", "months", "years")
-INTERVALS = {"minutely": "minute", "hourly": "hour", "daily": "day", "monthly": "month"}
+MINUTE = "minute"  # answered from the raw events: no rollups are stored by the minute
+INTERVALS: dict[str, str] = {
+    "minutely": MINUTE,
+    "hourly": Granularity.HOUR,
+    "daily": Granularity.DAY,
+    "monthly": Granularity.MONTH,
+}
 MAX_BUCKETS = 2500
 EARLIEST = dt.datetime(2, 1, 1, tzinfo=dt.UTC)
 LATEST = dt.datetime(9999, 1, 1, tzinfo=dt.UTC)
@@ -41,15 +50,6 @@ _SHORT = {
     **{f"this_{u[:-1]}": f"this_1_{u}" for u in UNITS},
     **{f"previous_{u[:-1]}": f"previous_1_{u}" for u in UNITS},
 }
-
-
-class QueryError(ValueError):
-    """A query parameter that cannot be used: names the parameter and the rule."""
-
-    def __init__(self, field: str, message: str) -> None:
-        self.field = field
-        self.message = message
-        super().__init__(f"{field}: {message}")
 
 
 @dataclass(frozen=True)
@@ -220,7 +220,7 @@ def buckets(timeframe: Timeframe, granularity: str, tz: dt.tzinfo = dt.UTC) -> l
 
 def coarsest_granularity(timeframe: Timeframe) -> str:
     """The coarsest UTC rollup granularity whose buckets tile ``timeframe`` exactly."""
-    for granularity in ("month", "day", "hour"):
+    for granularity in (Granularity.MONTH, Granularity.DAY, Granularity.HOUR):
         start_ok = floor(timeframe.start, granularity) == timeframe.start
         end_ok = timeframe.open_end or floor(timeframe.end, granularity) == timeframe.end
         if start_ok and end_ok:

@@ -5,13 +5,17 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin
+from django.http import HttpRequest
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
-from django.utils import timezone
+from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 from django.utils.http import urlencode
 
 from events.models import Project
+from insights.errors import QueryError
+from insights.models import Rollup
+from insights.selectors import query_answer
+from spark.schema import EVENTS_METRIC, PROPERTY_PREFIX, Granularity
 
 from .charts import line_chart
 from .models import MetricDefinition
@@ -26,8 +30,10 @@ DEFAULT_TIMEFRAMES = {
 class RollupsForm(forms.Form):
     project = forms.ModelChoiceField(queryset=Project.objects.all())
     event_collection = forms.CharField(label="event")
-    metric = forms.CharField(initial="events", help_text="events, or property:<path>")
-    granularity = forms.ChoiceField(choices=[(g, g) for g in ("hour", "day", "month")])
+    metric = forms.CharField(
+        initial=EVENTS_METRIC, help_text=f"{EVENTS_METRIC}, or {PROPERTY_PREFIX}<path>"
+    )
+    granularity = forms.ChoiceField(choices=[(g.value, g.value) for g in Granularity])
     period = forms.CharField(help_text="2026-11 for hours; 2026 for days and months")
 
 
@@ -44,50 +50,58 @@ class BrowseForm(forms.Form):
 
 @admin.register(MetricDefinition)
 class MetricDefinitionAdmin(admin.ModelAdmin):
-    list_display = ("name", "project", "event_collection", "analysis", "interval", "kind",
-                    "window", "chart")  # fmt: skip
+    list_display = (
+        "name",
+        "project",
+        "event_collection",
+        "analysis",
+        "interval",
+        "kind",
+        "window",
+        "chart",
+    )
     list_filter = ("project", "analysis", "interval", "kind")
     search_fields = ("name", "event_collection")
 
     @admin.display(description="chart")
     def chart(self, obj: MetricDefinition) -> str:
-        params = {"project": obj.project_id, "analysis": obj.analysis,
-                  "timeframe": DEFAULT_TIMEFRAMES[obj.interval], **obj.query_params()}  # fmt: skip
+        params = {
+            "project": obj.project_id,
+            "analysis": obj.analysis,
+            "timeframe": DEFAULT_TIMEFRAMES[obj.interval],
+            **obj.query_params(),
+        }
         url = reverse("admin:movingavg_browse") + "?" + urlencode(params)
         return format_html('<a href="{}">open</a>', url)
 
-    def get_urls(self):
+    def get_urls(self) -> list[URLPattern]:
         browse = path("browse/", self.admin_site.admin_view(self.browse), name="movingavg_browse")
         rollups = path(
             "rollups/", self.admin_site.admin_view(self.rollups), name="movingavg_rollups"
         )
         return [browse, rollups, *super().get_urls()]
 
-    def rollups(self, request):
+    def rollups(self, request: HttpRequest) -> TemplateResponse:
         """The stored rollup rows of one partition (the ``Rollup`` Cassandra model)."""
-        from insights.models import Rollup
-
         form = RollupsForm(request.GET or None)
-        context = {**self.admin_site.each_context(request), "form": form,
-                   "title": "Rollup rows", "opts": self.model._meta}  # fmt: skip
+        context = self._context(request, form, "Rollup rows")
         if form.is_valid():
             data = form.cleaned_data
-            context["rows"] = list(
-                Rollup.objects.filter(
-                    project_id=data["project"].id, name=data["event_collection"],
-                    metric=data["metric"], granularity=data["granularity"], period=data["period"],
-                ).limit(5000)
-            )  # fmt: skip
+            rows = Rollup.objects.filter(
+                project_id=data["project"].id,
+                name=data["event_collection"],
+                metric=data["metric"],
+                granularity=data["granularity"],
+                period=data["period"],
+            )
+            context["rows"] = list(rows.limit(5000))
         return TemplateResponse(request, "admin/movingavg/rollups.html", context)
 
-    def browse(self, request):
-        """The metric browser: pick a project and an event; see the series and its average."""
-        from insights.queries import answer, parse_query
-        from insights.timeframes import QueryError
-
+    def browse(self, request: HttpRequest) -> TemplateResponse:
+        """The metric browser: pick a project and an event; see the series and its average
+        (always fresh: ``max_age=0``)."""
         form = BrowseForm(request.GET or None)
-        context = {**self.admin_site.each_context(request), "form": form,
-                   "title": "Metric browser", "opts": self.model._meta}  # fmt: skip
+        context = self._context(request, form, "Metric browser")
         if form.is_valid():
             data = form.cleaned_data
             params = {k: v for k, v in data.items() if k != "project" and v not in (None, "")}
@@ -96,10 +110,22 @@ class MetricDefinitionAdmin(admin.ModelAdmin):
             if data["kind"] == "cma":
                 params.pop("window", None)
             try:
-                query = parse_query(data["analysis"], params, now=timezone.now())
-                series = answer(project_id=data["project"].id, query=query)
+                series = query_answer(
+                    project_id=data["project"].id,
+                    analysis=data["analysis"],
+                    params=params,
+                    max_age=0,
+                )
             except QueryError as exc:
                 form.add_error(None, f"{exc.field}: {exc.message}")
             else:
                 context |= {"series": series, "chart": line_chart(series)}
         return TemplateResponse(request, "admin/movingavg/browse.html", context)
+
+    def _context(self, request: HttpRequest, form: forms.Form, title: str) -> dict:
+        return {
+            **self.admin_site.each_context(request),
+            "form": form,
+            "title": title,
+            "opts": self.model._meta,
+        }

@@ -1,5 +1,5 @@
-"""Django app configuration. Only this module, models.py, admin.py and charts.py import
-Django; the engines stay pure Python."""
+"""Django app configuration. Only this module, ``models``, ``admin`` and the migrations
+import Django; ``movingavg.engines`` stays pure Python."""
 
 from django.apps import AppConfig
 

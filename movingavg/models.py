@@ -27,6 +27,8 @@ class MetricDefinition(models.Model):
         MONTHLY = "monthly"
 
     class Kind(models.TextChoices):
+        """The engines' kinds (``movingavg.engines.KINDS``), with labels for the admin."""
+
         SMA = "sma", "simple (SMA)"
         EMA = "ema", "exponential (EMA)"
         WMA = "wma", "weighted (WMA)"
@@ -54,12 +56,12 @@ class MetricDefinition(models.Model):
         return f"{self.name} ({self.project})"
 
     def clean(self) -> None:
-        needs_target = self.analysis not in ("count", "count_unique")
+        needs_target = self.analysis not in (self.Analysis.COUNT, self.Analysis.COUNT_UNIQUE)
         if needs_target and not self.target_property:
             raise ValidationError({"target_property": f"{self.analysis} needs a property"})
-        if self.kind == "cma" and self.window:
+        if self.kind == self.Kind.CMA and self.window:
             raise ValidationError({"window": "CMA takes no window"})
-        if self.kind != "cma" and not self.window:
+        if self.kind != self.Kind.CMA and not self.window:
             raise ValidationError({"window": f"{self.kind.upper()} needs a window"})
 
     def query_params(self) -> dict[str, object]:
@@ -69,7 +71,7 @@ class MetricDefinition(models.Model):
             "interval": self.interval,
             "kind": self.kind,
         }
-        if self.analysis == "count_unique":
+        if self.analysis == self.Analysis.COUNT_UNIQUE:
             params["target_property"] = "distinct_id"
         elif self.target_property:
             params["target_property"] = self.target_property

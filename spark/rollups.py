@@ -47,6 +47,9 @@ from spark.schema import (
 # this repository on their path (a standalone cluster).
 cloudpickle.register_pickle_by_value(exact)
 
+# A partition of daily rollups: project_id, name, metric, period (the year).
+DayPartition = tuple[str, str, str, str]
+
 
 def _buckets(events: DataFrame, granularities: tuple[str, ...]) -> DataFrame:
     """One row per event and granularity, with ``granularity``, ``bucket`` and ``period``."""

@@ -80,7 +80,11 @@ RAW_EVENT_COLUMNS = (
     "source",
 )
 EVENT_ID_COLUMNS = ("project_id", "event_id", "name", "day", "batch_id")
+# An event is identified by these two: the idempotency key end to end.
+EVENT_KEY = ("project_id", "event_id")
 ROLLUP_KEY = ("project_id", "name", "metric", "granularity", "period", "bucket", "category")
+# A rollup partition: one period of buckets of one metric.
+ROLLUP_PARTITION_KEY = ROLLUP_KEY[:5]
 STATS = ("exact_sum", "exact_min", "exact_max")
 ROLLUP_COLUMNS = (*ROLLUP_KEY, "count", "uniques", *STATS)
 # Rows written before the exact statistics hold these legacy decimals instead.

@@ -42,20 +42,38 @@ class WorkerProcess:
     def start(self) -> None:
         self.process = subprocess.Popen(
             [
-                sys.executable, "-m", "celery", "-A", "analytics_site", "worker",
-                "--pool", self.pool, "--concurrency", "1", "--queues", self.queue,
-                "--hostname", f"{self.queue}-{time.monotonic_ns()}@%h",
-                "--without-gossip", "--without-mingle",
-                "--loglevel", os.environ.get("TEST_WORKER_LOGLEVEL", "WARNING"),
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "analytics_site",
+                "worker",
+                "--pool",
+                self.pool,
+                "--concurrency",
+                "1",
+                "--queues",
+                self.queue,
+                "--hostname",
+                f"{self.queue}-{time.monotonic_ns()}@%h",
+                "--without-gossip",
+                "--without-mingle",
+                "--loglevel",
+                os.environ.get("TEST_WORKER_LOGLEVEL", "WARNING"),
             ],
             cwd=REPO_ROOT,
-            env={**os.environ, "DJANGO_SETTINGS_MODULE": "analytics_site.settings",
-                 "KAFKA_REQUEST_TIMEOUT_MS": "3000", "EVENTS_STREAM_CLAIM_IDLE_SECONDS": "3",
-                 "EVENTS_DRAIN_FLAG_SECONDS": "3",
-                 "EVENTS_STREAM_PREFIX": f"{self.queue}:stream",
-                 "CELERY_DEFAULT_QUEUE": self.queue, **self.env},
+            env={
+                **os.environ,
+                "DJANGO_SETTINGS_MODULE": "analytics_site.settings",
+                "KAFKA_REQUEST_TIMEOUT_MS": "3000",
+                "EVENTS_STREAM_CLAIM_IDLE_SECONDS": "3",
+                "EVENTS_DRAIN_FLAG_SECONDS": "3",
+                "EVENTS_STREAM_PREFIX": f"{self.queue}:stream",
+                "CELERY_DEFAULT_QUEUE": self.queue,
+                **self.env,
+            },
             start_new_session=True,
-        )  # fmt: skip
+        )
 
     def kill(self) -> None:
         if self.process and self.process.poll() is None:

@@ -1,34 +1,29 @@
-"""What every ingestion view shares: parsers, write-key permission, and the
-normalize -> keep the valid -> count and append flow (the per-key rate limit is
-counted in the same Redis round trip as the append: ``events/stream.py``)."""
+"""What every ingestion view shares: parsers, write-key permission, the per-request
+values (``received_at``, limits, client address, request id) and the call of
+``events.services.events_ingest``."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from typing import Any, cast
 
 from django.conf import settings
 from django.utils import timezone
 from redis.exceptions import RedisError
 from rest_framework.exceptions import Throttled
 from rest_framework.renderers import JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from analytics_site.errors import PayloadTooLarge
-
 from ..auth import KeyKindPermission
-from ..envelope import Envelope, RequestEventIds
-from ..ingest import IngestResult, enqueue, normalize_each, raise_if_nothing_valid
+from ..errors import IngestError
+from ..ingest import IngestResult
 from ..limits import current_limits
 from ..models import ApiKey
 from ..parsers import EventJSONParser, EventTextParser
-from ..stream import LockedOut, RateLimited
-from ..throttling import (
-    client_address,
-    failure_keys,
-    ingest_rate_window,
-    rate_limited,
-    refuse_if_locked_out,
-)
+from ..services import EventGroup, events_ingest
+from ..throttling import client_address, refuse_if_locked_out
 from .negotiation import JSONAnswers
 
 
@@ -39,23 +34,15 @@ class IngestView(APIView):
     renderer_classes = [JSONRenderer]
     content_negotiation_class = JSONAnswers  # any Accept gets JSON, never a 406
     permission_classes = [KeyKindPermission]
-    throttle_classes: list = []  # INGEST_RATE_LIMIT is counted with the append (enqueue)
-    lockout_checked_on_append = True  # the key authentication leaves it to enqueue
+    throttle_classes: list = []  # INGEST_RATE_LIMIT is counted with the append (the service)
+    lockout_checked_on_append = True  # the key authentication leaves it to the service
     lockout_checked = False  # set once this request's lockout has been checked
     allowed_key_kinds = ("write",)
 
-    def initial(self, request, *args, **kwargs):
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         self.received_at = timezone.now()
         self.limits = current_limits()
         super().initial(request, *args, **kwargs)
-
-    def check_batch_size(self, items: Sequence[object]) -> None:
-        """413 when a batch holds more events than the configured limit."""
-        limit = self.limits.max_batch_events
-        if len(items) > limit:
-            raise PayloadTooLarge(
-                f"batch: {len(items)} events exceed the limit of {limit} per batch"
-            )
 
     def request_id(self) -> str | None:
         """The ``EVENT_ID_REQUEST_HEADER`` value, when that setting names a header."""
@@ -65,70 +52,31 @@ class IngestView(APIView):
         value = self.request.headers.get(header, "").strip()
         return value[:200] or None
 
-    def normalize(
-        self,
-        items: Sequence[object],
-        normalizer: Callable[..., Envelope],
-        *,
-        indexed: bool,
-        **options: object,
-    ) -> IngestResult:
-        """Run a door's normalizer on every item, filling in the per-request arguments."""
-        project_id = self.request.auth.project_id
-        ids = RequestEventIds(project_id, self.request_id())
-        return normalize_each(
-            items,
-            lambda raw, index: normalizer(
-                raw,
-                project_id=project_id,
-                received_at=self.received_at,
-                index=index,
-                limits=self.limits,
-                new_id=ids.next,
-                **options,
-            ),
-            indexed=indexed,
-            limits=self.limits,
-        )
-
-    def accept(
-        self,
-        items: Sequence[object],
-        normalizer: Callable[..., Envelope],
-        *,
-        indexed: bool,
-        **options: object,
-    ) -> IngestResult:
-        """Normalize, answer 400/413 if nothing is valid, else enqueue the valid events."""
-        result = self.normalize(items, normalizer, indexed=indexed, **options)
-        self.enqueue(result)
-        raise_if_nothing_valid(result)
-        return result
-
-    def enqueue(self, result: IngestResult) -> None:
-        """Check the client's failed-authentication lockout (deferred to here by the
-        key authentication), count this request against the key's rate limit and append
-        its valid events, in one Redis round trip; 429 with Retry-After past either
-        limit, nothing taken."""
-        counter, wait = ingest_rate_window(self.request.auth)
-        address = client_address(self.request)
-        lockout_key, _ = failure_keys(address)
+    def ingest(
+        self, groups: Sequence[EventGroup], *, indexed: bool, refuse_if_none_valid: bool = True
+    ) -> list[IngestResult]:
+        """:func:`~events.services.events_ingest` with this request's key, address,
+        clock, limits and request id."""
         try:
-            enqueue(result, limits=self.limits, rate_key=counter, lockout_key=lockout_key)
-        except LockedOut:
-            self.lockout_checked = True
-            refuse_if_locked_out(address)  # raises the 429 with its Retry-After ...
-            raise Throttled(
-                1.0, detail="too many failed authentications from this address; retry in 1s"
-            ) from None  # ... unless the window just ended
-        except RateLimited:
-            self.lockout_checked = True
-            raise rate_limited("INGEST_RATE_LIMIT", wait) from None
+            results = events_ingest(
+                key=cast(ApiKey, self.request.auth),  # KeyKindPermission: an ApiKey
+                address=client_address(self.request),
+                groups=groups,
+                indexed=indexed,
+                received_at=self.received_at,
+                limits=self.limits,
+                request_id=self.request_id(),
+                refuse_if_none_valid=refuse_if_none_valid,
+            )
+        except IngestError:
+            self.lockout_checked = True  # the service refuses a locked-out address first
+            raise
         self.lockout_checked = True
+        return results
 
-    def handle_exception(self, exc):
-        """An answer given before the append's script ran (403, 400, 413) must not tell
-        a locked-out address that its key is valid: such an address gets its 429."""
+    def handle_exception(self, exc: Exception) -> Response:
+        """An answer given before the service ran (403, 400) must not tell a locked-out
+        address that its key is valid: such an address gets its 429."""
         # ``_auth`` only: reading ``auth`` would authenticate a request that never was.
         authenticated = isinstance(getattr(self.request, "_auth", None), ApiKey)
         if authenticated and not self.lockout_checked and not isinstance(exc, Throttled):

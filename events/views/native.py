@@ -2,40 +2,54 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import ParseError
+from rest_framework.request import Request
 from rest_framework.response import Response
 
 from spark.schema import CATEGORIES
 
 from ..auth import NativeWriteKeyAuthentication
+from ..limits import Limits, current_limits
 from ..normalize import normalize_native
+from ..services import EventGroup
 from .base import IngestView
 
-NATIVE_EVENT = {
-    "type": "object",
-    "required": ["name"],
-    "properties": {
-        "name": {"type": "string", "minLength": 1, "maxLength": 255},
-        "event_id": {"type": "string", "minLength": 1, "maxLength": 255},
-        "distinct_id": {"type": "string", "maxLength": 255},
-        "category": {"type": "string", "enum": list(CATEGORIES)},
-        "timestamp": {"type": "string", "format": "date-time"},
-        "properties": {"type": "object"},
-        "context": {"type": "object"},
-    },
-}
-NATIVE_REQUEST = {
-    "oneOf": [
-        NATIVE_EVENT,
-        {
-            "type": "object",
-            "required": ["batch"],
-            "properties": {"batch": {"type": "array", "items": NATIVE_EVENT, "minItems": 1}},
+
+def native_request_schema(limits: Limits) -> dict[str, Any]:
+    """The request body's JSON Schema, its bounds those ``limits`` enforce."""
+    event = {
+        "type": "object",
+        "required": ["name"],
+        "properties": {
+            "name": {"type": "string", "minLength": 1, "maxLength": limits.max_name_length},
+            "event_id": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": limits.max_event_id_length,
+            },
+            "distinct_id": {"type": "string", "maxLength": limits.max_distinct_id_length},
+            "category": {"type": "string", "enum": list(CATEGORIES)},
+            "timestamp": {"type": "string", "format": "date-time"},
+            "properties": {"type": "object"},
+            "context": {"type": "object"},
         },
-    ],
-}
+    }
+    batch = {
+        "type": "array",
+        "items": event,
+        "minItems": 1,
+        "maxItems": limits.max_batch_events,
+    }
+    return {
+        "oneOf": [
+            event,
+            {"type": "object", "required": ["batch"], "properties": {"batch": batch}},
+        ],
+    }
 
 
 class NativeEventsView(IngestView):
@@ -45,7 +59,7 @@ class NativeEventsView(IngestView):
     authentication_classes = [NativeWriteKeyAuthentication]
 
     @extend_schema(
-        request={"application/json": NATIVE_REQUEST},
+        request={"application/json": native_request_schema(current_limits())},
         responses={202: dict},
         examples=[
             OpenApiExample(
@@ -55,7 +69,7 @@ class NativeEventsView(IngestView):
             OpenApiExample("batch", value={"batch": [{"name": "signup"}, {"name": "login"}]}),
         ],
     )
-    def post(self, request):
+    def post(self, request: Request) -> Response:
         data = request.data
         if not isinstance(data, dict):
             raise ParseError('the body must be a JSON object: one event or {"batch": [...]}')
@@ -63,8 +77,7 @@ class NativeEventsView(IngestView):
         items = data["batch"] if batched else [data]
         if not isinstance(items, list):
             raise ParseError("batch: must be a list of events")
-        self.check_batch_size(items)
-        result = self.accept(items, normalize_native, indexed=batched)
+        (result,) = self.ingest([EventGroup(normalize_native, items)], indexed=batched)
         return Response(
             {
                 "accepted": len(result.accepted),

@@ -3,18 +3,21 @@ and the pixel API, ``GET /v1/pixel/{track,identify,...}?data=<base64 JSON>``."""
 
 from __future__ import annotations
 
+from functools import partial
+
+from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.exceptions import ParseError
+from rest_framework.request import Request
 from rest_framework.response import Response
 
 from ..auth import SegmentKeyAuthentication, SegmentPixelKeyAuthentication
 from ..ingest import IngestResult
 from ..normalize import normalize_segment
 from ..pixels import gif_response
+from ..services import EventGroup
 from .base import IngestView
 from .pixel import PixelMixin
-
-SEGMENT_CALLS = ("track", "identify", "page", "screen", "group", "alias")
 
 
 class SegmentView(IngestView):
@@ -24,14 +27,14 @@ class SegmentView(IngestView):
     call_type: str | None = None
 
     @extend_schema(request=dict, responses={200: dict})
-    def post(self, request):
-        result = self.ingest(request.data)
+    def post(self, request: Request) -> Response:
+        result = self.accept_message(request.data)
         body: dict[str, object] = {"success": True}
         if result.errors:
             body["rejected"] = result.rejected
         return Response(body)
 
-    def ingest(self, data: object) -> IngestResult:
+    def accept_message(self, data: object) -> IngestResult:
         """Accept one message (or a ``{"batch": [...]}`` body when ``call_type`` is None)."""
         if not isinstance(data, dict):
             raise ParseError("the body must be a JSON object")
@@ -39,17 +42,12 @@ class SegmentView(IngestView):
             items = data.get("batch")
             if not isinstance(items, list):
                 raise ParseError("batch: must be a list of messages")
-            self.check_batch_size(items)
             batch = data
         else:
             items, batch = [data], None
-        return self.accept(
-            items,
-            normalize_segment,
-            indexed=self.call_type is None,
-            call_type=self.call_type,
-            batch=batch,
-        )
+        normalize = partial(normalize_segment, call_type=self.call_type, batch=batch)
+        (result,) = self.ingest([EventGroup(normalize, items)], indexed=batch is not None)
+        return result
 
 
 class SegmentPixelView(PixelMixin, SegmentView):
@@ -63,9 +61,9 @@ class SegmentPixelView(PixelMixin, SegmentView):
         parameters=[OpenApiParameter("data", str, required=True, description="base64 JSON")],
         responses={(200, "image/gif"): bytes},
     )
-    def get(self, request):
+    def get(self, request: Request) -> HttpResponse:
         data = self.pixel_message
         if not isinstance(data, dict):
             raise ParseError("data: must be a JSON object once decoded")
-        self.ingest(data)
+        self.accept_message(data)
         return gif_response()

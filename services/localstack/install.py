@@ -88,7 +88,7 @@ def _has_jdk17(config: StackConfig) -> bool:
     java = (
         str(Path(config.java_home) / "bin" / "java") if config.java_home else shutil.which("java")
     )
-    return bool(java) and Path(java).exists() and java_major_version(java) == 17
+    return java is not None and Path(java).exists() and java_major_version(java) == 17
 
 
 def nginx_binary() -> str | None:

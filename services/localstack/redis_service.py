@@ -26,14 +26,21 @@ class RedisService(LocalService):
         data.mkdir(parents=True, exist_ok=True)
         return [
             binary,
-            "--bind", self.config.host,
-            "--port", str(self.config.redis_port),
-            "--dir", str(data),
-            "--appendonly", "yes",
-            "--appendfsync", "always",
-            "--daemonize", "no",
-            "--protected-mode", "yes",
-        ]  # fmt: skip
+            "--bind",
+            self.config.host,
+            "--port",
+            str(self.config.redis_port),
+            "--dir",
+            str(data),
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "always",
+            "--daemonize",
+            "no",
+            "--protected-mode",
+            "yes",
+        ]
 
     def probe(self) -> bool:
         try:

@@ -20,10 +20,12 @@ not with what is already stored, so small frequent runs stay fast.
 
 Usage (``manage.py aggregate`` is the usual way: it keeps offsets and batch ids)::
 
-    python -m spark.jobs.aggregate --keyspace K --batch-id N [--start JSON] [--end JSON]
+    python -m spark.jobs.aggregate --keyspace K --batch-id N --topics T1,T2 --dlq-topic D \
+        [--start JSON] [--end JSON] [--bootstrap HOSTS] [--master URL] [--jars-dir DIR]
 
 ``--start`` defaults to the earliest offsets and ``--end`` to the latest; the run
-prints its range and result as JSON. A batch id must be new, unless the run redoes
+prints its range and result as JSON. The job reads no settings and no environment:
+everything it touches is an argument. A batch id must be new, unless the run redoes
 that batch's exact range.
 """
 
@@ -31,29 +33,29 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from spark.dedupe import dedupe_batch, not_seen, stamped
 from spark.envelopes import invalid_records, parse_records, valid_events
+from spark.io import DRIVER_READ_MAX_RECORDS, lookup, read_kafka, write_dlq, write_table
 from spark.offsets import OffsetRange, plan_range
-from spark.rollups import delta_rollups, members, merge_rollups
+from spark.rollups import DayPartition, delta_rollups, members, merge_rollups
 from spark.schema import (
     BUCKET_USER_KEY,
-    CATEGORIES,
     EVENT_ID_COLUMNS,
+    EVENT_KEY,
     RAW_EVENT_COLUMNS,
     ROLLUP_KEY,
+    ROLLUP_PARTITION_KEY,
     STORED_ROLLUP_COLUMNS,
     Granularity,
     Table,
 )
-
-CASSANDRA = "org.apache.spark.sql.cassandra"
 
 Progress = Callable[[str], None]
 # Called right before each write: raises to stop the run (it no longer holds its
@@ -72,131 +74,44 @@ class AggregationResult:
     duplicates: int = 0
     events_written: int = 0
     rollup_rows: int = 0
-    day_partitions: list[tuple[str, str, str, str]] = field(default_factory=list)
+    day_partitions: list[DayPartition] = field(default_factory=list)
 
     def as_dict(self) -> dict:
+        """The result as plain JSON-friendly data."""
         return asdict(self)
 
 
-def dedupe_batch(events: DataFrame) -> DataFrame:
-    """One row per (project_id, event_id): the copy at the lowest (topic, partition, offset).
-
-    Choosing by position, not arbitrarily, makes a rerun of the batch pick the same copy.
-    """
-    first = Window.partitionBy("project_id", "event_id").orderBy("topic", "partition", "offset")
-    return (
-        events.withColumn("_copy", F.row_number().over(first))
-        .where(F.col("_copy") == 1)
-        .drop("_copy")
-    )
+def _keep(df: DataFrame) -> DataFrame:
+    """Materialise ``df`` now and cut its lineage, so later steps neither recompute it
+    nor re-plan everything before it."""
+    return df.localCheckpoint(eager=True)
 
 
-def not_seen(rows: DataFrame, seen: DataFrame, *, key: list[str], batch_id: int) -> DataFrame:
-    """The rows of ``rows`` whose ``key`` is not in ``seen`` from a batch other than ``batch_id``.
+@dataclass(frozen=True)
+class _Store:
+    """The Cassandra side of one batch: lookups, and writes that call the guard."""
 
-    ``seen`` has ``key`` and ``batch_id`` (what is stored); rows stored by this same
-    batch (an earlier, interrupted attempt) still count as unseen.
-    """
-    earlier = seen.where(F.col("batch_id") != F.lit(batch_id)).select(*key)
-    return rows.join(earlier, key, "left_anti")
+    spark: SparkSession
+    keyspace: str
+    batch_id: int
+    guard: WriteGuard
 
+    def unseen(self, rows: DataFrame, *, table: str, key: tuple[str, ...]) -> DataFrame:
+        """The rows whose ``key`` no other batch stored in ``table`` (kept)."""
+        keys = rows.select(*key)
+        seen = lookup(self.spark, keys, keyspace=self.keyspace, table=table)
+        seen = seen.select(*key, "batch_id")
+        return _keep(not_seen(rows, seen, key=key, batch_id=self.batch_id))
 
-# --- I/O ---------------------------------------------------------------------------
+    def current_rollups(self, delta: DataFrame) -> DataFrame:
+        """The stored rollup rows of the keys of ``delta``."""
+        keys = delta.select(*ROLLUP_KEY)
+        current = lookup(self.spark, keys, keyspace=self.keyspace, table=Table.ROLLUPS)
+        return current.select(*STORED_ROLLUP_COLUMNS, "batch_id")
 
-
-# Above this many records, Kafka partitions are split so every core gets work.
-SPLIT_ABOVE_RECORDS = 100_000
-# Up to this many records, the driver reads them itself: Spark's Kafka source costs
-# about 0.3 s per partition to set up, which would dominate a small run.
-DRIVER_READ_MAX_RECORDS = 20_000
-KAFKA_RECORD_SCHEMA = "topic string, partition int, offset long, value binary"
-
-
-def read_on_driver(spark: SparkSession, *, bootstrap: str, offsets: OffsetRange) -> DataFrame:
-    """The Kafka records of ``offsets`` (topic, partition, offset, value), read with
-    kafka-python on the driver; meant for small ranges."""
-    from kafka import KafkaConsumer, TopicPartition
-
-    wanted = {
-        TopicPartition(topic, int(partition)): (offsets.start[topic][partition], end)
-        for topic, partitions in offsets.end.items()
-        for partition, end in partitions.items()
-        if end > offsets.start[topic][partition]
-    }
-    consumer = KafkaConsumer(
-        bootstrap_servers=bootstrap.split(","), enable_auto_commit=False, group_id=None
-    )
-    rows = []
-    try:
-        consumer.assign(list(wanted))
-        for tp, (start, _end) in wanted.items():
-            consumer.seek(tp, start)
-        remaining = set(wanted)
-        while remaining:
-            for tp, messages in consumer.poll(timeout_ms=1000).items():
-                end = wanted[tp][1]
-                rows.extend(
-                    (tp.topic, tp.partition, m.offset, m.value) for m in messages if m.offset < end
-                )
-                if consumer.position(tp) >= end:
-                    consumer.pause(tp)
-                    remaining.discard(tp)
-    finally:
-        consumer.close()
-    return spark.createDataFrame(rows, KAFKA_RECORD_SCHEMA)
-
-
-def read_range(spark: SparkSession, *, bootstrap: str, offsets: OffsetRange) -> DataFrame:
-    """The Kafka records of ``offsets`` through Spark's Kafka source (for big ranges)."""
-    reader = spark.read.format("kafka").option("kafka.bootstrap.servers", bootstrap)
-    if offsets.records > SPLIT_ABOVE_RECORDS:
-        reader = reader.option("minPartitions", str(spark.sparkContext.defaultParallelism * 2))
-    for key, value in offsets.spark_options().items():
-        reader = reader.option(key, value)
-    return reader.load()
-
-
-def cassandra_table(spark: SparkSession, *, keyspace: str, table: str) -> DataFrame:
-    """A Cassandra table; a join on its full partition key reads only those partitions."""
-    return (
-        spark.read.format(CASSANDRA)
-        .options(keyspace=keyspace, table=table, directJoinSetting="on")
-        .load()
-    )
-
-
-def lookup(spark: SparkSession, keys: DataFrame, *, keyspace: str, table: str) -> DataFrame:
-    """The stored rows of ``table`` matching ``keys`` (whose columns are part of the
-    table's primary key, the whole partition key included): a direct join."""
-    stored = cassandra_table(spark, keyspace=keyspace, table=table)
-    return keys.join(stored, keys.columns)
-
-
-def write_table(
-    rows: DataFrame, *, keyspace: str, table: str, timestamp: int | None = None
-) -> None:
-    """Upsert ``rows`` into a Cassandra table (null cells are not written).
-
-    ``timestamp`` (microseconds) is the cells' write time (``USING TIMESTAMP``): a cell
-    keeps the value of the write with the highest timestamp, whatever order writes
-    arrive in, which is how a fenced run's late writes lose to a newer run's.
-    """
-    options = {"spark.cassandra.output.ignoreNulls": "true"}
-    if timestamp is not None:
-        options["spark.cassandra.output.timestamp"] = str(timestamp)
-    rows.write.format(CASSANDRA).mode("append").options(
-        keyspace=keyspace, table=table, **options
-    ).save()
-
-
-def write_dlq(invalid: DataFrame, *, bootstrap: str, topic: str) -> None:
-    """Send invalid records to the DLQ topic as JSON naming their origin and the reason."""
-    payload = F.to_json(F.struct("reason", "topic", "partition", "offset", "value"))
-    invalid.select(
-        F.concat_ws(":", "topic", "partition", "offset").alias("key"), payload.alias("value")
-    ).write.format("kafka").option("kafka.bootstrap.servers", bootstrap).option(
-        "topic", topic
-    ).save()
+    def write(self, rows: DataFrame, *, table: str) -> None:
+        """Write ``rows`` with the timestamp the guard gives (or stop if it raises)."""
+        write_table(rows, keyspace=self.keyspace, table=table, timestamp=self.guard())
 
 
 def run(
@@ -220,18 +135,14 @@ def run(
     if result.records_read == 0:
         progress("no new records")
         return result
-
-    def keep(df: DataFrame) -> DataFrame:
-        """Materialise ``df`` now and cut its lineage, so later steps neither recompute
-        it nor re-plan everything before it."""
-        return df.localCheckpoint(eager=True)
-
-    def stored(keys: DataFrame, table: str) -> DataFrame:
-        return lookup(spark, keys, keyspace=keyspace, table=table)
+    assert spark is not None, "a run with records needs a SparkSession"
+    store = _Store(spark=spark, keyspace=keyspace, batch_id=batch_id, guard=guard)
 
     progress(f"reading {result.records_read} records")
-    reader = read_on_driver if result.records_read <= driver_read_max_records else read_range
-    parsed = keep(parse_records(reader(spark, bootstrap=bootstrap, offsets=offsets)))
+    records = read_kafka(
+        spark, bootstrap=bootstrap, offsets=offsets, driver_read_max_records=driver_read_max_records
+    )
+    parsed = _keep(parse_records(records))
     invalid = invalid_records(parsed)
     result.invalid = invalid.count()
     if result.invalid:
@@ -240,66 +151,41 @@ def run(
         write_dlq(invalid, bootstrap=bootstrap, topic=dlq_topic)
 
     batch = dedupe_batch(valid_events(parsed)).select(*RAW_EVENT_COLUMNS)
-    ids = batch.select("project_id", "event_id")
-    seen = stored(ids, Table.EVENT_IDS).select("project_id", "event_id", "batch_id")
-    new = keep(not_seen(batch, seen, key=["project_id", "event_id"], batch_id=batch_id))
+    new = store.unseen(batch, table=Table.EVENT_IDS, key=EVENT_KEY)
     result.events_written = new.count()
     result.duplicates = result.records_read - result.invalid - result.events_written
-    stamped = new.withColumn("batch_id", F.lit(batch_id).cast("long"))
-
     progress(f"writing {result.events_written} new events")
-    write_table(
-        stamped.select(*EVENT_ID_COLUMNS),
-        keyspace=keyspace,
-        table=Table.EVENT_IDS,
-        timestamp=guard(),
-    )
-    write_table(stamped, keyspace=keyspace, table=Table.RAW_EVENTS, timestamp=guard())
+    store.write(stamped(new, batch_id=batch_id).select(*EVENT_ID_COLUMNS), table=Table.EVENT_IDS)
+    store.write(stamped(new, batch_id=batch_id), table=Table.RAW_EVENTS)
 
     progress("finding users new to their buckets")
-    batch_members = keep(members(new))
-    known = stored(batch_members, Table.BUCKET_USERS).select(*BUCKET_USER_KEY, "batch_id")
-    new_members = keep(not_seen(batch_members, known, key=BUCKET_USER_KEY, batch_id=batch_id))
-    write_table(
-        new_members.withColumn("batch_id", F.lit(batch_id).cast("long")),
-        keyspace=keyspace,
-        table=Table.BUCKET_USERS,
-        timestamp=guard(),
-    )
+    batch_members = _keep(members(new))
+    new_members = store.unseen(batch_members, table=Table.BUCKET_USERS, key=BUCKET_USER_KEY)
+    store.write(stamped(new_members, batch_id=batch_id), table=Table.BUCKET_USERS)
 
-    delta = keep(delta_rollups(new, new_members))
-    current = stored(delta.select(*ROLLUP_KEY), Table.ROLLUPS)
-    current = current.select(*STORED_ROLLUP_COLUMNS, "batch_id")
-    merged = keep(merge_rollups(delta, current, batch_id=batch_id))
+    delta = _keep(delta_rollups(new, new_members))
+    merged = _keep(merge_rollups(delta, store.current_rollups(delta), batch_id=batch_id))
     result.rollup_rows = merged.count()
     progress(f"writing {result.rollup_rows} rollup rows")
-    write_table(merged, keyspace=keyspace, table=Table.ROLLUPS, timestamp=guard())
-    result.day_partitions = [
-        (row.project_id, row.name, row.metric, row.period)
-        for row in merged.where(F.col("granularity") == Granularity.DAY.value)
-        .select("project_id", "name", "metric", "period")
-        .distinct()
-        .collect()
-    ]
+    store.write(merged, table=Table.ROLLUPS)
+    result.day_partitions = _day_partitions(merged)
     return result
 
 
+def _day_partitions(rollups: DataFrame) -> list[DayPartition]:
+    """The daily-rollup partitions (project_id, name, metric, period) among ``rollups``."""
+    day_key = [column for column in ROLLUP_PARTITION_KEY if column != "granularity"]
+    days = rollups.where(F.col("granularity") == Granularity.DAY.value)
+    return [tuple(row) for row in days.select(*day_key).distinct().collect()]
+
+
 def main(argv: list[str] | None = None) -> None:
+    """The command line: plan the range, run one batch, print the result as JSON."""
     from spark.session import build_session
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--keyspace", required=True)
-    parser.add_argument("--batch-id", type=int, required=True)
-    parser.add_argument("--start", type=json.loads, help='{"topic": {"0": offset}}')
-    parser.add_argument("--end", type=json.loads, help='{"topic": {"0": offset}}')
-    parser.add_argument("--bootstrap", default="127.0.0.1:9092")
-    parser.add_argument("--prefix", default="analytics.events")
-    parser.add_argument("--master", default=os.environ.get("SPARK_MASTER_URL", "local[2]"))
-    parser.add_argument("--jars-dir", default=os.environ.get("SPARK_JARS_DIR", "var/jars/spark"))
-    args = parser.parse_args(argv)
-    topics = [f"{args.prefix}.{category}" for category in CATEGORIES]
+    args = _parser().parse_args(argv)
     offsets = plan_range(
-        bootstrap=args.bootstrap.split(","), topics=topics, committed=args.start or {}
+        bootstrap=args.bootstrap.split(","), topics=args.topics, committed=args.start or {}
     )
     if args.end is not None:
         offsets = OffsetRange(start=offsets.start, end=args.end)
@@ -311,12 +197,28 @@ def main(argv: list[str] | None = None) -> None:
             batch_id=args.batch_id,
             bootstrap=args.bootstrap,
             keyspace=args.keyspace,
-            dlq_topic=f"{args.prefix}.dlq",
+            dlq_topic=args.dlq_topic,
             progress=print,
         )
         print(json.dumps({"start": offsets.start, "end": offsets.end, **result.as_dict()}))
     finally:
         spark.stop()
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--keyspace", required=True)
+    parser.add_argument("--batch-id", type=int, required=True)
+    parser.add_argument(
+        "--topics", required=True, type=lambda text: text.split(","), help="T1,T2,..."
+    )
+    parser.add_argument("--dlq-topic", required=True)
+    parser.add_argument("--start", type=json.loads, help='{"topic": {"0": offset}}')
+    parser.add_argument("--end", type=json.loads, help='{"topic": {"0": offset}}')
+    parser.add_argument("--bootstrap", default="127.0.0.1:9092")
+    parser.add_argument("--master", default="local[2]")
+    parser.add_argument("--jars-dir", default="var/jars/spark")
+    return parser
 
 
 if __name__ == "__main__":

@@ -11,11 +11,9 @@ from __future__ import annotations
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from spark.jobs.aggregate import cassandra_table, write_table
-from spark.rollups import months_from_days
-from spark.schema import Granularity, Table
-
-DayPartition = tuple[str, str, str, str]  # project_id, name, metric, period (year)
+from spark.io import cassandra_table, write_table
+from spark.rollups import DayPartition, months_from_days
+from spark.schema import ROLLUP_PARTITION_KEY, Granularity, Table
 
 
 def run(
@@ -27,7 +25,7 @@ def run(
 ) -> int:
     """Rewrite the monthly rollups of ``day_partitions``; return the rows written.
 
-    ``timestamp`` is the write time of the rows (see ``aggregate.write_table``).
+    ``timestamp`` is the write time of the rows (see ``spark.io.write_table``).
     """
     if not day_partitions:
         return 0
@@ -35,7 +33,7 @@ def run(
         day_partitions, "project_id string, name string, metric string, period string"
     ).withColumn("granularity", F.lit(Granularity.DAY.value))
     table = cassandra_table(spark, keyspace=keyspace, table=Table.ROLLUPS)
-    days = keys.join(table, ["project_id", "name", "metric", "granularity", "period"])
+    days = keys.join(table, list(ROLLUP_PARTITION_KEY))
     months = months_from_days(days).persist()
     try:
         written = months.count()

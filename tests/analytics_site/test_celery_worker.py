@@ -24,7 +24,7 @@ def worker_queue(services_up, unique_name: str):
 
 def test_task_runs_in_a_worker_process(worker_queue: str) -> None:
     assert not app.conf.task_always_eager
-    result = ping.apply_async(args=["hello"], queue=worker_queue)
+    result = ping.apply_async(args=("hello",), queue=worker_queue)
     outcome = result.get(timeout=90)
     assert outcome["token"] == "hello"
     assert outcome["pid"] != os.getpid()

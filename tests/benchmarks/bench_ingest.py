@@ -223,6 +223,8 @@ class Connection:
         raise AssertionError("unreachable")
 
     def _recv(self) -> None:
+        if self.sock is None:
+            raise ConnectionError("closed")
         chunk = self.sock.recv(65536)
         if not chunk:
             raise ConnectionError("closed")
@@ -306,7 +308,9 @@ def load(
 
     def run(first: int, chunk: Sequence[Request]) -> None:
         conn = Connection(port)
-        latencies, answered, failures = [], {}, {}
+        latencies: list[float] = []
+        answered: dict[str, float] = {}
+        failures: dict[int, int] = {}
         try:
             for n, request in enumerate(chunk):
                 if rate:
@@ -380,7 +384,10 @@ def create_topics() -> None:
         topics = []
         for name in all_topics():
             topic = plan.new_topic(name)
-            topic.topic_configs["message.timestamp.type"] = "LogAppendTime"
+            topic.topic_configs = {
+                **(topic.topic_configs or {}),
+                "message.timestamp.type": "LogAppendTime",
+            }
             topics.append(topic)
         admin.create_topics(topics)
     finally:
@@ -738,42 +745,80 @@ def main() -> None:
 
     figures = [
         Figure(
-            "ingestion", "single-event requests", ours.rate, noop.rate,
-            "trivial DRF endpoint, same gunicorn flags and load", "req/s", "ratio ≥ 0.7",
+            "ingestion",
+            "single-event requests",
+            ours.rate,
+            noop.rate,
+            "trivial DRF endpoint, same gunicorn flags and load",
+            "req/s",
+            "ratio ≥ 0.7",
         ),
         Figure(
-            "ingestion", "single-event p99 latency", ours.p99_ms, noop.p99_ms,
-            "trivial DRF endpoint, same load", "ms", "≤ 20 ms",
+            "ingestion",
+            "single-event p99 latency",
+            ours.p99_ms,
+            noop.p99_ms,
+            "trivial DRF endpoint, same load",
+            "ms",
+            "≤ 20 ms",
         ),
         Figure(
-            "ingestion", "CPU per single-event request (" + ", ".join(
-                f"{name} {ms:.2f}" for name, ms in our_cpu_ms.items()) + " ms)",
-            sum(our_cpu_ms.values()), noop_cpu_ms,
-            "trivial DRF endpoint's web workers", "ms", "",
+            "ingestion",
+            "CPU per single-event request ("
+            + ", ".join(f"{name} {ms:.2f}" for name, ms in our_cpu_ms.items())
+            + " ms)",
+            sum(our_cpu_ms.values()),
+            noop_cpu_ms,
+            "trivial DRF endpoint's web workers",
+            "ms",
+            "",
         ),
         Figure(
-            "ingestion", "batches of 100 events, API to Kafka ack", api_rate, raw_rate,
-            "raw kafka-python producer, same envelopes, acks=all", "events/s", "ratio ≥ 0.8",
+            "ingestion",
+            "batches of 100 events, API to Kafka ack",
+            api_rate,
+            raw_rate,
+            "raw kafka-python producer, same envelopes, acks=all",
+            "events/s",
+            "ratio ≥ 0.8",
         ),
         Figure(
-            "ingestion", "2xx to Kafka ack p99, single events", single_ack_p99 * 1000,
-            raw_ack_p99 * 1000, "raw producer, one record send to ack", "ms", "≤ 1 s",
+            "ingestion",
+            "2xx to Kafka ack p99, single events",
+            single_ack_p99 * 1000,
+            raw_ack_p99 * 1000,
+            "raw producer, one record send to ack",
+            "ms",
+            "≤ 1 s",
         ),
         Figure(
-            "ingestion", "2xx to Kafka ack p99, batches of 100 (at saturation)",
-            batch_ack_p99 * 1000, raw_ack_p99 * 1000, "raw producer, one record send to ack",
-            "ms", "",
+            "ingestion",
+            "2xx to Kafka ack p99, batches of 100 (at saturation)",
+            batch_ack_p99 * 1000,
+            raw_ack_p99 * 1000,
+            "raw producer, one record send to ack",
+            "ms",
+            "",
         ),
         Figure(
-            "ingestion", f"2xx to Kafka ack p99, batches of 100 at {paced_rate:,.0f} events/s",
-            paced_ack_p99 * 1000, raw_ack_p99 * 1000, "raw producer, one record send to ack",
-            "ms", "≤ 1 s",
+            "ingestion",
+            f"2xx to Kafka ack p99, batches of 100 at {paced_rate:,.0f} events/s",
+            paced_ack_p99 * 1000,
+            raw_ack_p99 * 1000,
+            "raw producer, one record send to ack",
+            "ms",
+            "≤ 1 s",
         ),
         Figure(
-            "ingestion", f"web workers' RSS after {total:,} events ({worker_count} workers)",
-            rss_after, rss_before, "same workers after warm-up", "MiB", "flat",
+            "ingestion",
+            f"web workers' RSS after {total:,} events ({worker_count} workers)",
+            rss_after,
+            rss_before,
+            "same workers after warm-up",
+            "MiB",
+            "flat",
         ),
-    ]  # fmt: skip
+    ]
     flags = (
         f"gunicorn gthread, {os.environ.get('WEB_WORKERS', '2')} workers x "
         f"{os.environ.get('WEB_THREADS', '4')} threads (docker/entrypoint.sh web)"

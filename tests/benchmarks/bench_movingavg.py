@@ -30,7 +30,7 @@ from functools import partial
 import numpy as np
 import pandas as pd
 
-from movingavg import (
+from movingavg.engines import (
     CumulativeMovingAverage,
     ExponentialMovingAverage,
     MovingAverageInterface,
@@ -192,10 +192,15 @@ def report_figures(count: int, size: int, repeat: int) -> list[Figure]:
             partial(floor_add_read, values, 24),
         )
         figures.append(
-            Figure("moving averages", f"{name}(24), add + read per element",
-                   1e9 * ours / count, 1e9 * floor / count,
-                   "bare deque and running sum, same loop", "ns")
-        )  # fmt: skip
+            Figure(
+                "moving averages",
+                f"{name}(24), add + read per element",
+                1e9 * ours / count,
+                1e9 * floor / count,
+                "bare deque and running sum, same loop",
+                "ns",
+            )
+        )
     data = np.random.default_rng(2).normal(100.0, 15.0, size)
     series = pd.Series(data)
     ours, theirs = best_of(
@@ -204,9 +209,15 @@ def report_figures(count: int, size: int, repeat: int) -> list[Figure]:
         series.rolling(24).mean,
     )
     figures.append(
-        Figure("moving averages", f"batch SMA(24) of {size:,} values", 1e3 * ours,
-               1e3 * theirs, "pandas rolling(24).mean()", "ms")
-    )  # fmt: skip
+        Figure(
+            "moving averages",
+            f"batch SMA(24) of {size:,} values",
+            1e3 * ours,
+            1e3 * theirs,
+            "pandas rolling(24).mean()",
+            "ms",
+        )
+    )
     return figures
 
 

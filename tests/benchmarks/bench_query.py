@@ -26,6 +26,8 @@ import subprocess
 import sys
 import time
 import urllib.parse
+from collections.abc import Callable
+from typing import Any
 
 from tests.benchmarks import bench_aggregate as data
 from tests.benchmarks.report import Figure, figures_argument, publish
@@ -74,12 +76,21 @@ def main() -> None:
     spark.stop()
 
     web = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "analytics_site.wsgi", "--bind",
-         f"127.0.0.1:{PORT}", "--workers", "2"],
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "analytics_site.wsgi",
+            "--bind",
+            f"127.0.0.1:{PORT}",
+            "--workers",
+            "2",
+        ],
         env={**os.environ, "QUERY_RATE_LIMIT": "0"},  # measures latency, not the limiter
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
         start_new_session=True,
-    )  # fmt: skip
+    )
     try:
         conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=30)
         for _ in range(100):
@@ -93,8 +104,11 @@ def main() -> None:
 
         def api(path: str, params: dict, auth: str):
             def call():
-                conn.request("GET", f"{path}?{urllib.parse.urlencode(params)}",
-                             headers={"Authorization": auth})  # fmt: skip
+                conn.request(
+                    "GET",
+                    f"{path}?{urllib.parse.urlencode(params)}",
+                    headers={"Authorization": auth},
+                )
                 response = conn.getresponse()
                 body = response.read()
                 assert response.status == 200, body
@@ -112,8 +126,12 @@ def main() -> None:
             naive = (start.replace(tzinfo=None), end.replace(tzinfo=None))
 
             def call():
-                futures = [session.execute_async(rollups, (project.id, "event-0", "events",
-                           granularity, p, *naive)) for p in periods]  # fmt: skip
+                futures = [
+                    session.execute_async(
+                        rollups, (project.id, "event-0", "events", granularity, p, *naive)
+                    )
+                    for p in periods
+                ]
                 for future in futures:
                     list(future.result())
 
@@ -126,19 +144,40 @@ def main() -> None:
         hours48 = (START + dt.timedelta(days=5), START + dt.timedelta(days=7))
         days7 = (START + dt.timedelta(days=10), START + dt.timedelta(days=17))
         keen = f"/3.0/projects/{project.id}/queries"
-        cases = [
-            ("30-day daily count", f"{keen}/count", keys["read"],
-             {"event_collection": "event-0", "timeframe": frame(*day30), "interval": "daily"},
-             raw("day", ["2026"], *day30)),
-            ("48-hour hourly count_unique", f"{keen}/count_unique", keys["read"],
-             {"event_collection": "event-0", "target_property": "distinct_id",
-              "timeframe": frame(*hours48), "interval": "hourly"},
-             raw("hour", ["2026-11"], *hours48)),
-            ("7-day hourly SMA(24)", "/api/v1/insights/count", f"Bearer {keys['read']}",
-             {"event_collection": "event-0", "timeframe": frame(*days7), "interval": "hourly",
-              "kind": "sma", "window": 24},
-             raw("hour", ["2026-11"], *days7)),
-        ]  # fmt: skip
+        cases: list[tuple[str, str, str, dict[str, Any], Callable[[], None]]] = [
+            (
+                "30-day daily count",
+                f"{keen}/count",
+                keys["read"],
+                {"event_collection": "event-0", "timeframe": frame(*day30), "interval": "daily"},
+                raw("day", ["2026"], *day30),
+            ),
+            (
+                "48-hour hourly count_unique",
+                f"{keen}/count_unique",
+                keys["read"],
+                {
+                    "event_collection": "event-0",
+                    "target_property": "distinct_id",
+                    "timeframe": frame(*hours48),
+                    "interval": "hourly",
+                },
+                raw("hour", ["2026-11"], *hours48),
+            ),
+            (
+                "7-day hourly SMA(24)",
+                "/api/v1/insights/count",
+                f"Bearer {keys['read']}",
+                {
+                    "event_collection": "event-0",
+                    "timeframe": frame(*days7),
+                    "interval": "hourly",
+                    "kind": "sma",
+                    "window": 24,
+                },
+                raw("hour", ["2026-11"], *days7),
+            ),
+        ]
         figures = []
         for label, path, auth, params, baseline in cases:
             raw50, raw95 = timed(baseline)
@@ -147,10 +186,9 @@ def main() -> None:
             raw_is = "raw CQL read of the same rows (Python driver)"
             figures += [
                 Figure("query", f"{label}, p50", cold50, raw50, raw_is, "ms"),
-                Figure("query", f"{label}, p95", cold95, raw95, raw_is, "ms",
-                       "ratio ≤ 2, ≤ 25 ms"),
+                Figure("query", f"{label}, p95", cold95, raw95, raw_is, "ms", "ratio ≤ 2, ≤ 25 ms"),
                 Figure("query", f"{label}, p95 cached", warm95, raw95, raw_is, "ms"),
-            ]  # fmt: skip
+            ]
         publish(figures, args.figures_json)
     finally:
         web.terminate()

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 
 from tests.conftest import WorkerProcess
 
+if TYPE_CHECKING:
+    from pytest_django.fixtures import Settings
+
 
 @pytest.fixture(autouse=True)
-def private_queue(settings):
+def private_queue(settings: Settings) -> Iterator[str]:
     """Every test enqueues to its own Celery queue and ingestion streams, deleted
     afterwards; a drain whose worker was killed is re-triggered within 3 s."""
     queue = f"test-{uuid.uuid4().hex[:8]}"
@@ -32,7 +37,7 @@ def private_queue(settings):
 
 
 @pytest.fixture
-def celery_worker(services_up, private_queue):
+def celery_worker(services_up: None, private_queue: str) -> Iterator[WorkerProcess]:
     """A real worker process serving this test's queue."""
     worker = WorkerProcess(private_queue)
     worker.start()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import pytest
 from django.test import Client
@@ -14,6 +15,12 @@ from events.limits import Limits
 from events.normalize import normalize_segment
 from events.pixels import TRANSPARENT_GIF, decode_pixel_data
 from events.services import create_project_with_keys
+
+if TYPE_CHECKING:
+    from pytest_django.fixtures import Settings
+
+    from tests.conftest import WorkerProcess
+    from tests.events.kafka_tap import KafkaTap
 
 ORIGIN = "https://shop.example"
 SDK_HEADERS = ("authorization", "content-type", "content-encoding", "keen-sdk")
@@ -199,7 +206,9 @@ def test_identify_takes_context_traits_when_traits_are_absent() -> None:
 
 @pytest.mark.integration
 @pytest.mark.django_db
-def test_every_answer_of_the_doors_carries_cors(project_keys, settings) -> None:
+def test_every_answer_of_the_doors_carries_cors(
+    project_keys: dict[str, str], settings: Settings
+) -> None:
     pid, write, read = (project_keys[k] for k in ("project_id", "write_key", "read_key"))
     bearer = {"HTTP_AUTHORIZATION": f"Bearer {write}"}
     answers = {
@@ -238,7 +247,7 @@ def test_every_answer_of_the_doors_carries_cors(project_keys, settings) -> None:
 
 @pytest.mark.integration
 @pytest.mark.django_db
-def test_auth_lockout_429_carries_cors(project_keys, settings) -> None:
+def test_auth_lockout_429_carries_cors(project_keys: dict[str, str], settings: Settings) -> None:
     settings.AUTH_FAILURE_RATE_LIMIT = (1, 60)
     bad = {"HTTP_AUTHORIZATION": "Bearer not-a-key"}
     assert _send("POST", "/api/v1/events", {"name": "e"}, **bad).status_code == 401
@@ -249,7 +258,9 @@ def test_auth_lockout_429_carries_cors(project_keys, settings) -> None:
 
 @pytest.mark.integration
 @pytest.mark.django_db
-def test_beacons_on_every_write_door_reach_kafka(project_keys, kafka_tap, celery_worker) -> None:
+def test_beacons_on_every_write_door_reach_kafka(
+    project_keys: dict[str, str], kafka_tap: KafkaTap, celery_worker: WorkerProcess
+) -> None:
     pid, write = project_keys["project_id"], project_keys["write_key"]
     track = {"writeKey": write, "userId": "u1", "type": "track"}
     beacons = [
@@ -309,7 +320,9 @@ def test_beacons_on_every_write_door_reach_kafka(project_keys, kafka_tap, celery
 
 @pytest.mark.integration
 @pytest.mark.django_db
-def test_pixels_answer_the_gif_and_reach_kafka(project_keys, kafka_tap, celery_worker) -> None:
+def test_pixels_answer_the_gif_and_reach_kafka(
+    project_keys: dict[str, str], kafka_tap: KafkaTap, celery_worker: WorkerProcess
+) -> None:
     pid, write = project_keys["project_id"], project_keys["write_key"]
     keen = {"item": "hat", "price": 12, "keen": {"id": "px-keen"}}
     pixels = [
@@ -342,7 +355,7 @@ def test_pixels_answer_the_gif_and_reach_kafka(project_keys, kafka_tap, celery_w
 
 @pytest.mark.integration
 @pytest.mark.django_db
-def test_bad_pixel_data_is_a_json_400_naming_data(project_keys) -> None:
+def test_bad_pixel_data_is_a_json_400_naming_data(project_keys: dict[str, str]) -> None:
     pid, write = project_keys["project_id"], project_keys["write_key"]
     keen = _client().get(f"/3.0/projects/{pid}/events/views?api_key={write}&data=%25%25")
     assert keen.status_code == 400

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 from django.core.management import call_command
@@ -10,11 +12,14 @@ from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient
 
 from events.topics import all_topics
 
+if TYPE_CHECKING:
+    from pytest_django.fixtures import Settings
+
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def admin(services_up, settings, unique_name):
+def admin(services_up: None, settings: Settings, unique_name: str) -> Iterator[KafkaAdminClient]:
     settings.KAFKA_TOPIC_PREFIX = unique_name
     client = KafkaAdminClient(bootstrap_servers=settings.KAFKA_BOOTSTRAP_SERVERS)
     yield client
@@ -22,7 +27,9 @@ def admin(services_up, settings, unique_name):
     client.close()
 
 
-def test_topics_are_created_once_with_the_configured_shape(admin, settings) -> None:
+def test_topics_are_created_once_with_the_configured_shape(
+    admin: KafkaAdminClient, settings: Settings
+) -> None:
     settings.KAFKA_TOPIC_PARTITIONS = 2
     settings.KAFKA_TOPIC_REPLICATION_FACTOR = 1
     settings.KAFKA_TOPIC_MIN_INSYNC_REPLICAS = 2  # stored as given (one broker here)

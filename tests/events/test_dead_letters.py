@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 from django.conf import settings
@@ -13,6 +15,9 @@ from kafka import KafkaConsumer, TopicPartition
 from rest_framework.test import APIClient
 
 from tests.conftest import WorkerProcess
+
+if TYPE_CHECKING:
+    from tests.events.kafka_tap import KafkaTap
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 
@@ -45,7 +50,7 @@ def _read_topic(topic: str, *, count: int, timeout: float = 60) -> list[dict]:
 
 
 @pytest.fixture
-def worker(topic_prefix, private_queue):
+def worker(topic_prefix: str, private_queue: str) -> Iterator[WorkerProcess]:
     process = WorkerProcess(
         private_queue,
         env={"KAFKA_TOPIC_PREFIX": topic_prefix, "FORWARD_MAX_UNEXPECTED_FAILURES": "2"},
@@ -56,7 +61,7 @@ def worker(topic_prefix, private_queue):
 
 
 def test_lone_surrogates_are_replaced_on_every_door_and_counted(
-    project_keys, kafka_tap, celery_worker
+    project_keys: dict[str, str], kafka_tap: KafkaTap, celery_worker: WorkerProcess
 ) -> None:
     write = project_keys["write_key"]
     project = project_keys["project_id"]
@@ -65,19 +70,26 @@ def test_lone_surrogates_are_replaced_on_every_door_and_counted(
         {
             "batch": [
                 {"name": "ok", "event_id": "n-ok", "distinct_id": "fine"},
-                {"name": "cut\ud83d", "event_id": "n-bad", "distinct_id": "bad\ud800",
-                 "properties": {"title\udc00": "x\udfff"}},
+                {
+                    "name": "cut\ud83d",
+                    "event_id": "n-bad",
+                    "distinct_id": "bad\ud800",
+                    "properties": {"title\udc00": "x\udfff"},
+                },
             ]
         },
         HTTP_AUTHORIZATION=f"Bearer {write}",
-    )  # fmt: skip
+    )
     assert native.status_code == 202, native.content
     segment = _post(
         "/v1/batch",
-        {"batch": [{"type": "track", "event": "Played", "userId": "u\ud800",
-                    "messageId": "s-bad"}]},
+        {
+            "batch": [
+                {"type": "track", "event": "Played", "userId": "u\ud800", "messageId": "s-bad"}
+            ]
+        },
         HTTP_AUTHORIZATION=f"Bearer {write}",
-    )  # fmt: skip
+    )
     assert segment.status_code == 200, segment.content
     keen = _post(
         f"/3.0/projects/{project}/events/clicks",
@@ -97,7 +109,7 @@ def test_lone_surrogates_are_replaced_on_every_door_and_counted(
     assert by_id["k-bad"][1]["properties"]["user"]["id"] == f"k{REPLACED}"
 
 
-def test_a_batch_context_cannot_push_an_event_past_the_limit(project_keys) -> None:
+def test_a_batch_context_cannot_push_an_event_past_the_limit(project_keys: dict[str, str]) -> None:
     limit = 32 * 1024
     body = {
         "context": {"blob": "c" * limit},
@@ -112,7 +124,9 @@ def test_a_batch_context_cannot_push_an_event_past_the_limit(project_keys) -> No
     assert "as stored" in response.content.decode()
 
 
-def test_a_batch_context_cannot_multiply_a_request_past_the_stored_limit(project_keys) -> None:
+def test_a_batch_context_cannot_multiply_a_request_past_the_stored_limit(
+    project_keys: dict[str, str],
+) -> None:
     limit = 8 * 1024 * 1024
     body = {
         "context": {"blob": "c" * 20_000},  # under the per-event limit, 20 KB x 500 = 10 MB
@@ -128,17 +142,22 @@ def test_a_batch_context_cannot_multiply_a_request_past_the_stored_limit(project
 
 
 def test_one_oversized_message_is_rejected_and_the_rest_accepted(
-    project_keys, kafka_tap, celery_worker
+    project_keys: dict[str, str], kafka_tap: KafkaTap, celery_worker: WorkerProcess
 ) -> None:
     body = {
         "context": {"blob": "c" * 20_000},
         "batch": [
             {"type": "track", "event": "e", "userId": "a", "messageId": "small-1"},
-            {"type": "track", "event": "e", "userId": "b", "messageId": "big",
-             "context": {"more": "m" * 15_000}},
+            {
+                "type": "track",
+                "event": "e",
+                "userId": "b",
+                "messageId": "big",
+                "context": {"more": "m" * 15_000},
+            },
             {"type": "track", "event": "e", "userId": "c", "messageId": "small-2"},
         ],
-    }  # fmt: skip
+    }
     response = _post("/v1/batch", body, HTTP_AUTHORIZATION=f"Bearer {project_keys['write_key']}")
     assert response.status_code == 200, response.content
     assert [error["index"] for error in response.json()["rejected"]] == [1]
@@ -161,11 +180,19 @@ def _append(entries: list[tuple[str, bytes, bytes]]) -> list[str]:
 
 def _record(event_id: str, project: str, **overrides: object) -> dict:
     return {
-        "event_id": event_id, "project_id": project, "name": "e", "category": "server",
-        "distinct_id": "u", "timestamp": "2026-11-30T10:00:00.000Z",
-        "received_at": "2026-11-30T10:00:00.000Z", "properties": {}, "context": {},
-        "source": "native", "numeric_properties": {}, **overrides,
-    }  # fmt: skip
+        "event_id": event_id,
+        "project_id": project,
+        "name": "e",
+        "category": "server",
+        "distinct_id": "u",
+        "timestamp": "2026-11-30T10:00:00.000Z",
+        "received_at": "2026-11-30T10:00:00.000Z",
+        "properties": {},
+        "context": {},
+        "source": "native",
+        "numeric_properties": {},
+        **overrides,
+    }
 
 
 def _drained(streams: list[str], timeout: float = 10) -> bool:
@@ -178,7 +205,7 @@ def _drained(streams: list[str], timeout: float = 10) -> bool:
 
 
 def test_records_that_can_never_be_produced_reach_the_dlq_and_the_rest_their_topic(
-    topic_prefix, private_queue, worker
+    topic_prefix: str, private_queue: str, worker: WorkerProcess
 ) -> None:
     project = f"p{uuid.uuid4().hex[:8]}"
     topic = f"{topic_prefix}.server"
@@ -195,7 +222,7 @@ def test_records_that_can_never_be_produced_reach_the_dlq_and_the_rest_their_top
 
 
 def test_a_batch_that_keeps_failing_reaches_the_dlq_instead_of_retrying_forever(
-    topic_prefix, private_queue, worker
+    topic_prefix: str, private_queue: str, worker: WorkerProcess
 ) -> None:
     # An entry no topic can take (the producer asserts on an empty topic name): it fails
     # the same way on every attempt, neither Kafka nor Redis being unreachable.
@@ -208,7 +235,7 @@ def test_a_batch_that_keeps_failing_reaches_the_dlq_instead_of_retrying_forever(
 
 
 def test_only_the_entry_that_keeps_failing_reaches_the_dlq_the_rest_their_topic(
-    topic_prefix, private_queue, worker
+    topic_prefix: str, private_queue: str, worker: WorkerProcess
 ) -> None:
     # One batch (one key, so one shard): a good entry, one no topic can take, another good.
     project = f"p{uuid.uuid4().hex[:8]}"

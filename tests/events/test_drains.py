@@ -9,11 +9,15 @@ window does.
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from django.test import override_settings
 
 from events import stream
+
+if TYPE_CHECKING:
+    from pytest_django.fixtures import Settings
 
 pytestmark = [pytest.mark.integration]
 
@@ -24,7 +28,10 @@ def _append(name: str) -> list[str]:
 
 
 def test_a_drain_that_loses_its_flag_after_its_last_read_hands_over(
-    services_up, private_queue, settings, monkeypatch
+    services_up: None,
+    private_queue: str,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     settings.EVENTS_DRAIN_LINGER_MS = 50
     settings.EVENTS_DRAIN_COLLECT_MS = 0
@@ -32,7 +39,7 @@ def test_a_drain_that_loses_its_flag_after_its_last_read_hands_over(
     real_read_new = stream.read_new
     triggered: list[list[str]] = []
 
-    def read_new(shard: str, **kwargs) -> list[stream.Entry]:
+    def read_new(shard: str, **kwargs: Any) -> list[stream.Entry]:
         flag_cleared = not stream.client().exists(stream.flag_key(shard))
         if flag_cleared and not triggered:
             triggered.append(_append("second"))  # a request in the window
@@ -55,7 +62,7 @@ def test_a_drain_that_loses_its_flag_after_its_last_read_hands_over(
 
 
 def test_a_drain_that_keeps_its_flag_after_its_last_read_goes_on(
-    services_up, private_queue, settings
+    services_up: None, private_queue: str, settings: Settings
 ) -> None:
     settings.EVENTS_DRAIN_LINGER_MS = 50
     settings.EVENTS_DRAIN_COLLECT_MS = 0
@@ -68,7 +75,7 @@ def test_a_drain_that_keeps_its_flag_after_its_last_read_goes_on(
 
 
 def test_idle_consumers_holding_nothing_are_forgotten_and_holders_kept(
-    services_up, private_queue
+    services_up: None, private_queue: str
 ) -> None:
     from events.tasks import drain_overdue_streams
 

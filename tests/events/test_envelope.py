@@ -7,6 +7,7 @@ import re
 import time
 import uuid
 from datetime import UTC, datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -20,10 +21,13 @@ from events.envelope import (
 )
 from events.limits import Limits, current_limits, limits_from_mapping
 
+if TYPE_CHECKING:
+    from pytest_django.fixtures import Settings
+
 UUID7 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 
 
-def make_envelope(**overrides) -> Envelope:
+def make_envelope(**overrides: Any) -> Envelope:
     fields = {
         "event_id": "0190f0c2-0000-7000-8000-000000000001",
         "project_id": "p1",
@@ -201,7 +205,7 @@ def test_limits_from_mapping_rejects_unknown_keys() -> None:
         limits_from_mapping({"max_bogus": 1})
 
 
-def test_current_limits_reads_settings(settings) -> None:
+def test_current_limits_reads_settings(settings: Settings) -> None:
     settings.EVENT_LIMITS = {"max_batch_events": 10, "max_property_depth": 3}
     assert current_limits() == Limits(max_batch_events=10, max_property_depth=3)
     settings.EVENT_LIMITS = {}
@@ -214,9 +218,20 @@ def test_numeric_leaves_are_the_exact_text_of_every_number_by_dotted_path() -> N
     decimal(38, 9) rounded or dropped); a key holding a dot is that dotted path."""
     from events.envelope import numeric_leaves
 
-    tree = {"big": 10**40 + 1, "max": 1e308, "tiny": 5e-324, "digits": 0.1234567890123456,
-            "flag": True, "a.b": 2, "c": {"d": -0.0, "s": "12", "l": [1]}}  # fmt: skip
+    tree = {
+        "big": 10**40 + 1,
+        "max": 1e308,
+        "tiny": 5e-324,
+        "digits": 0.1234567890123456,
+        "flag": True,
+        "a.b": 2,
+        "c": {"d": -0.0, "s": "12", "l": [1]},
+    }
     assert numeric_leaves(tree) == {
-        "big": str(10**40 + 1), "max": "1e+308", "tiny": "5e-324",
-        "digits": "0.1234567890123456", "a.b": "2", "c.d": "-0.0",
-    }  # fmt: skip
+        "big": str(10**40 + 1),
+        "max": "1e+308",
+        "tiny": "5e-324",
+        "digits": "0.1234567890123456",
+        "a.b": "2",
+        "c.d": "-0.0",
+    }

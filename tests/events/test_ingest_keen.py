@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 import pytest
 from keen.client import KeenClient
 from rest_framework.test import APIClient
+
+if TYPE_CHECKING:
+    from pytest_django.live_server_helper import LiveServer
+
+    from tests.conftest import WorkerProcess
+    from tests.events.kafka_tap import KafkaTap
 
 pytestmark = pytest.mark.integration
 
@@ -19,7 +26,9 @@ def _post(path: str, body, key: str | None):
 
 
 @pytest.mark.django_db
-def test_single_and_batch(project_keys, kafka_tap, celery_worker) -> None:
+def test_single_and_batch(
+    project_keys: dict[str, str], kafka_tap: KafkaTap, celery_worker: WorkerProcess
+) -> None:
     pid, key = project_keys["project_id"], project_keys["write_key"]
     single = _post(
         f"/3.0/projects/{pid}/events/purchases",
@@ -54,7 +63,7 @@ def test_single_and_batch(project_keys, kafka_tap, celery_worker) -> None:
 
 
 @pytest.mark.django_db
-def test_keen_errors_use_keens_shape(project_keys) -> None:
+def test_keen_errors_use_keens_shape(project_keys: dict[str, str]) -> None:
     pid = project_keys["project_id"]
     missing = _post(f"/3.0/projects/{pid}/events/c", {"a": 1}, None)
     assert missing.status_code == 401
@@ -67,7 +76,12 @@ def test_keen_errors_use_keens_shape(project_keys) -> None:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_unmodified_keen_client(project_keys, kafka_tap, celery_worker, live_server) -> None:
+def test_unmodified_keen_client(
+    project_keys: dict[str, str],
+    kafka_tap: KafkaTap,
+    celery_worker: WorkerProcess,
+    live_server: LiveServer,
+) -> None:
     client = KeenClient(
         project_id=project_keys["project_id"],
         write_key=project_keys["write_key"],

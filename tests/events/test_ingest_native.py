@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import gzip
 import json
+from typing import TYPE_CHECKING
 
 import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
 from events.models import ApiKey
+
+if TYPE_CHECKING:
+    from pytest_django.fixtures import Settings
+
+    from tests.conftest import WorkerProcess
+    from tests.events.kafka_tap import KafkaTap
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 
@@ -23,7 +30,9 @@ def _post(body, *, key: str | None, headers: dict | None = None, raw: bytes | No
     return client.generic("POST", "/api/v1/events", data, "application/json", **extra)
 
 
-def test_single_event_reaches_its_category_topic(project_keys, kafka_tap, celery_worker) -> None:
+def test_single_event_reaches_its_category_topic(
+    project_keys: dict[str, str], kafka_tap: KafkaTap, celery_worker: WorkerProcess
+) -> None:
     event = {
         "name": "signup",
         "event_id": "e-1",
@@ -48,7 +57,9 @@ def test_single_event_reaches_its_category_topic(project_keys, kafka_tap, celery
     assert record["source"] == "native"
 
 
-def test_mixed_batch_keeps_the_valid_events(project_keys, kafka_tap, celery_worker) -> None:
+def test_mixed_batch_keeps_the_valid_events(
+    project_keys: dict[str, str], kafka_tap: KafkaTap, celery_worker: WorkerProcess
+) -> None:
     batch = [
         {"name": "a", "event_id": "ok-1", "category": "web"},
         {"properties": {"x": 1}},  # no name
@@ -68,7 +79,9 @@ def test_mixed_batch_keeps_the_valid_events(project_keys, kafka_tap, celery_work
     assert sorted(record["event_id"] for _, record in records) == ["ok-1", "ok-2"]
 
 
-def test_gzip_body_is_accepted(project_keys, kafka_tap, celery_worker) -> None:
+def test_gzip_body_is_accepted(
+    project_keys: dict[str, str], kafka_tap: KafkaTap, celery_worker: WorkerProcess
+) -> None:
     body = gzip.compress(json.dumps({"batch": [{"name": "z", "event_id": "gz-1"}]}).encode())
     response = _post(
         None, key=project_keys["write_key"], raw=body, headers={"HTTP_CONTENT_ENCODING": "gzip"}
@@ -78,7 +91,7 @@ def test_gzip_body_is_accepted(project_keys, kafka_tap, celery_worker) -> None:
     assert [record["event_id"] for _, record in records] == ["gz-1"]
 
 
-def test_nothing_valid_is_a_400_listing_every_error(project_keys) -> None:
+def test_nothing_valid_is_a_400_listing_every_error(project_keys: dict[str, str]) -> None:
     response = _post({"batch": [{"name": ""}, "not an object"]}, key=project_keys["write_key"])
     assert response.status_code == 400
     error = response.json()["error"]
@@ -87,13 +100,13 @@ def test_nothing_valid_is_a_400_listing_every_error(project_keys) -> None:
     assert all(e["field"] is not None and e["message"] for e in error["errors"])
 
 
-def test_malformed_json_and_wrong_shapes_are_400(project_keys) -> None:
+def test_malformed_json_and_wrong_shapes_are_400(project_keys: dict[str, str]) -> None:
     assert _post(None, key=project_keys["write_key"], raw=b"{nope").status_code == 400
     assert _post({"batch": "x"}, key=project_keys["write_key"]).status_code == 400
     assert _post(None, key=project_keys["write_key"], raw=b"").status_code == 400
 
 
-def test_size_limits_answer_413(project_keys, settings) -> None:
+def test_size_limits_answer_413(project_keys: dict[str, str], settings: Settings) -> None:
     key = project_keys["write_key"]
     too_many = {"batch": [{"name": "n"}] * 2501}
     response = _post(too_many, key=key)
@@ -116,7 +129,7 @@ def test_size_limits_answer_413(project_keys, settings) -> None:
     assert "after decompression" in response.json()["error"]["message"]
 
 
-def test_auth_failures(project_keys) -> None:
+def test_auth_failures(project_keys: dict[str, str]) -> None:
     event = {"name": "x"}
     assert _post(event, key=None).status_code == 401
     assert _post(event, key="wk_not-a-real-key").status_code == 401
@@ -129,7 +142,9 @@ def test_auth_failures(project_keys) -> None:
     assert _post(event, key=project_keys["write_key"]).status_code == 401
 
 
-def test_rate_limit_answers_429_with_retry_after(project_keys, settings, celery_worker) -> None:
+def test_rate_limit_answers_429_with_retry_after(
+    project_keys: dict[str, str], settings: Settings, celery_worker: WorkerProcess
+) -> None:
     settings.INGEST_RATE_LIMIT = (2, 60)
     key = project_keys["write_key"]
     assert _post({"name": "a"}, key=key).status_code == 202
@@ -141,7 +156,7 @@ def test_rate_limit_answers_429_with_retry_after(project_keys, settings, celery_
 
 
 @pytest.mark.parametrize("accept", ["application/xml", "text/html", "image/*", "*/*", ""])
-def test_every_accept_header_gets_a_json_answer(project_keys, accept: str) -> None:
+def test_every_accept_header_gets_a_json_answer(project_keys: dict[str, str], accept: str) -> None:
     """SDKs send all kinds of ``Accept``: the answer is JSON, never a 406 or HTML."""
     headers = {"HTTP_ACCEPT": accept} if accept else {}
     event = {"name": "a", "event_id": f"accept-{accept or 'none'}"}

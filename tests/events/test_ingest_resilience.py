@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 import pytest
 
 from tests.conftest import run_stack
 from tests.events.ingest_load import post_batches
 
+if TYPE_CHECKING:
+    from tests.conftest import WorkerProcess
+    from tests.events.kafka_tap import KafkaTap
+
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 
 
-def test_kafka_outage_loses_nothing(project_keys, kafka_tap, celery_worker) -> None:
+def test_kafka_outage_loses_nothing(
+    project_keys: dict[str, str], kafka_tap: KafkaTap, celery_worker: WorkerProcess
+) -> None:
     assert run_stack("stop", "kafka").returncode == 0
     try:
         sent = post_batches(project_keys["write_key"], requests=10, per_request=20, tag="out")
@@ -24,7 +31,9 @@ def test_kafka_outage_loses_nothing(project_keys, kafka_tap, celery_worker) -> N
     assert {record["event_id"] for _, record in records} == sent
 
 
-def test_worker_killed_mid_batch_loses_nothing(project_keys, kafka_tap, celery_worker) -> None:
+def test_worker_killed_mid_batch_loses_nothing(
+    project_keys: dict[str, str], kafka_tap: KafkaTap, celery_worker: WorkerProcess
+) -> None:
     celery_worker.stop()  # queue everything first, so the kill lands mid-stream
     sent = post_batches(project_keys["write_key"], requests=100, per_request=100, tag="kill")
     celery_worker.start()

@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import base64
 import json
+from typing import TYPE_CHECKING
 
 import pytest
 from rest_framework.test import APIClient
 from segment.analytics import Client as SegmentClient
+
+if TYPE_CHECKING:
+    from pytest_django.live_server_helper import LiveServer
+
+    from tests.conftest import WorkerProcess
+    from tests.events.kafka_tap import KafkaTap
 
 pytestmark = pytest.mark.integration
 
@@ -23,7 +30,9 @@ def _post(path: str, body: dict, **headers):
 
 
 @pytest.mark.django_db
-def test_every_call_type(project_keys, kafka_tap, celery_worker) -> None:
+def test_every_call_type(
+    project_keys: dict[str, str], kafka_tap: KafkaTap, celery_worker: WorkerProcess
+) -> None:
     auth = {"HTTP_AUTHORIZATION": _basic(project_keys["write_key"])}
     calls = {
         "track": {"userId": "u1", "event": "Order Completed", "properties": {"total": 30}},
@@ -50,7 +59,7 @@ def test_every_call_type(project_keys, kafka_tap, celery_worker) -> None:
 
 
 @pytest.mark.django_db
-def test_write_key_in_body_and_missing_fields(project_keys) -> None:
+def test_write_key_in_body_and_missing_fields(project_keys: dict[str, str]) -> None:
     ok = _post("/v1/track", {"writeKey": project_keys["write_key"], "userId": "u", "event": "E"})
     assert ok.status_code == 200
     missing = _post("/v1/track", {"writeKey": project_keys["write_key"], "userId": "u"})
@@ -62,7 +71,12 @@ def test_write_key_in_body_and_missing_fields(project_keys) -> None:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_unmodified_segment_sdk(project_keys, kafka_tap, celery_worker, live_server) -> None:
+def test_unmodified_segment_sdk(
+    project_keys: dict[str, str],
+    kafka_tap: KafkaTap,
+    celery_worker: WorkerProcess,
+    live_server: LiveServer,
+) -> None:
     errors = []
     client = SegmentClient(
         project_keys["write_key"],

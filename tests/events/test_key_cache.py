@@ -4,6 +4,7 @@ effect within that time (real database; the key's row is what is read)."""
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 import pytest
 from django.db import connection
@@ -13,6 +14,9 @@ from rest_framework.test import APIClient
 
 from events.keys import hash_key
 from events.models import ApiKey
+
+if TYPE_CHECKING:
+    from pytest_django.fixtures import Settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 
@@ -27,7 +31,9 @@ def _key_reads(queries) -> int:
     return sum(ApiKey._meta.db_table in query["sql"] for query in queries)
 
 
-def test_a_remembered_key_is_not_read_again(project_keys, settings) -> None:
+def test_a_remembered_key_is_not_read_again(
+    project_keys: dict[str, str], settings: Settings
+) -> None:
     settings.API_KEY_CACHE_SECONDS = 60
     with CaptureQueriesContext(connection) as first:
         assert _post(project_keys["write_key"]).status_code == 202
@@ -37,7 +43,9 @@ def test_a_remembered_key_is_not_read_again(project_keys, settings) -> None:
     assert _key_reads(second.captured_queries) == 0
 
 
-def test_a_revocation_takes_effect_within_the_cache_time(project_keys, settings) -> None:
+def test_a_revocation_takes_effect_within_the_cache_time(
+    project_keys: dict[str, str], settings: Settings
+) -> None:
     settings.API_KEY_CACHE_SECONDS = 2
     key = project_keys["write_key"]
     assert _post(key).status_code == 202
@@ -50,7 +58,9 @@ def test_a_revocation_takes_effect_within_the_cache_time(project_keys, settings)
     assert "revoked" in response.json()["error"]["message"]
 
 
-def test_without_a_cache_time_a_revocation_is_immediate(project_keys, settings) -> None:
+def test_without_a_cache_time_a_revocation_is_immediate(
+    project_keys: dict[str, str], settings: Settings
+) -> None:
     settings.API_KEY_CACHE_SECONDS = 0
     key = project_keys["write_key"]
     assert _post(key).status_code == 202

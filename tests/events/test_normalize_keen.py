@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from keen.client import Event
@@ -38,7 +39,7 @@ def normalize(
     )
 
 
-def errors_of(raw: object, collection: str = "purchases", **kwargs) -> list:
+def errors_of(raw: object, collection: str = "purchases", **kwargs: Any) -> list:
     with pytest.raises(EventValidationError) as caught:
         normalize(raw, collection, **kwargs)
     return [(e.index, e.field, e.message) for e in caught.value.errors]

@@ -430,5 +430,6 @@ def test_a_dotted_key_and_the_same_nested_path_are_refused_naming_the_path() -> 
     ]
     # Either alone is fine, and so are paths that only share a prefix.
     assert normalize({"name": "x", "properties": {"a.b": 1, "a": {"c": 2}}}).properties == {
-        "a.b": 1, "a": {"c": 2},
-    }  # fmt: skip
+        "a.b": 1,
+        "a": {"c": 2},
+    }

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from segment.analytics import Client
@@ -44,7 +45,7 @@ def normalize(
     )
 
 
-def errors_of(raw: object, call_type: str | None = None, **kwargs) -> list:
+def errors_of(raw: object, call_type: str | None = None, **kwargs: Any) -> list:
     with pytest.raises(EventValidationError) as caught:
         normalize(raw, call_type, **kwargs)
     return [(e.index, e.field, e.message) for e in caught.value.errors]
@@ -336,7 +337,9 @@ def test_bad_batch_context_is_reported() -> None:
         ({}, None, RECEIVED),
     ],
 )
-def test_timestamp_and_clock_skew_correction(fields: dict, batch: dict | None, expected) -> None:
+def test_timestamp_and_clock_skew_correction(
+    fields: dict, batch: dict | None, expected: object
+) -> None:
     raw = {"type": "track", "event": "E", "userId": "u", **fields}
     assert normalize(raw, batch=batch).timestamp == expected
 

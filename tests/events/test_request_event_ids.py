@@ -4,12 +4,16 @@ POST the balancer retries on another instance is counted once."""
 from __future__ import annotations
 
 import uuid
+from typing import TYPE_CHECKING
 
 import pytest
 from rest_framework.test import APIClient
 
 from events.envelope import RequestEventIds
 from tests.events.stream_tap import appended
+
+if TYPE_CHECKING:
+    from pytest_django.fixtures import Settings
 
 
 def test_the_same_request_gets_the_same_ids() -> None:
@@ -33,7 +37,7 @@ def test_without_a_request_id_every_id_is_a_new_uuid7() -> None:
 @pytest.mark.integration
 @pytest.mark.django_db
 def test_a_retried_post_carries_the_same_event_ids(
-    services_up, project_keys, private_queue, settings
+    services_up: None, project_keys: dict[str, str], private_queue: str, settings: Settings
 ) -> None:
     settings.EVENT_ID_REQUEST_HEADER = "X-Request-Id"
     client = APIClient()
@@ -43,10 +47,12 @@ def test_a_retried_post_carries_the_same_event_ids(
         """The ids of the events this request appended, in batch order."""
         before = appended()
         response = client.post(
-            "/api/v1/events", batch, format="json",
+            "/api/v1/events",
+            batch,
+            format="json",
             HTTP_AUTHORIZATION=f"Bearer {project_keys['write_key']}",
             HTTP_X_REQUEST_ID=request_id,
-        )  # fmt: skip
+        )
         assert response.status_code == 202, response.content
         added = [r["event_id"] for key, r in appended().items() if key not in before]
         assert sorted(added) == sorted(response.json()["event_ids"])

@@ -13,6 +13,7 @@ import signal
 import time
 from collections import Counter
 from contextlib import suppress
+from typing import TYPE_CHECKING
 
 import pytest
 import redis
@@ -21,6 +22,11 @@ from django.conf import settings
 from events.stream import FAULT_POINTS, GROUP
 from tests.conftest import WorkerProcess, run_stack
 from tests.events.ingest_load import post_batches
+
+if TYPE_CHECKING:
+    from pytest_django.fixtures import Settings
+
+    from tests.events.kafka_tap import KafkaTap
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 
@@ -45,7 +51,7 @@ def _waiting(broker: redis.Redis) -> int:
 
 @pytest.mark.parametrize("point", FAULT_POINTS)
 def test_a_drain_killed_at_any_point_loses_nothing(
-    point, project_keys, kafka_tap, private_queue
+    point: str, project_keys: dict[str, str], kafka_tap: KafkaTap, private_queue: str
 ) -> None:
     broker = redis.Redis.from_url(settings.EVENTS_STREAM_REDIS_URL)
     accepted = post_batches(project_keys["write_key"], requests=5, per_request=40, tag=point)
@@ -81,7 +87,7 @@ def test_a_drain_killed_at_any_point_loses_nothing(
 
 
 def test_redis_killed_and_restarted_keeps_every_accepted_event(
-    project_keys, kafka_tap, private_queue
+    project_keys: dict[str, str], kafka_tap: KafkaTap, private_queue: str
 ) -> None:
     """Appended events are on disk (AOF, fsync always) when the client gets its 2xx:
     Redis SIGKILLed right after the last answer loses none of them."""
@@ -108,7 +114,7 @@ def test_redis_killed_and_restarted_keeps_every_accepted_event(
 
 
 def test_kafka_down_for_a_minute_under_load_loses_nothing(
-    project_keys, kafka_tap, celery_worker
+    project_keys: dict[str, str], kafka_tap: KafkaTap, celery_worker: WorkerProcess
 ) -> None:
     """Requests keep being accepted (the streams hold them) while Kafka is down for a
     minute; once it is back, every accepted id reaches Kafka."""
@@ -136,12 +142,14 @@ def test_kafka_down_for_a_minute_under_load_loses_nothing(
     )
     arrived = Counter(record["event_id"] for _, record in records)
     assert set(arrived) == accepted
-    print(f"kafka down 60 s: {len(accepted)} accepted, {len(during)} during the outage, "
-          f"{sum(arrived.values()) - len(arrived)} duplicates")  # fmt: skip
+    print(
+        f"kafka down 60 s: {len(accepted)} accepted, {len(during)} during the outage, "
+        f"{sum(arrived.values()) - len(arrived)} duplicates"
+    )
 
 
 def test_the_beat_safety_net_drains_a_stream_whose_trigger_was_lost(
-    project_keys, kafka_tap, private_queue, settings
+    project_keys: dict[str, str], kafka_tap: KafkaTap, private_queue: str, settings: Settings
 ) -> None:
     """Entries appended without any drain task (the trigger lost) are drained by the
     safety net once older than EVENTS_DRAIN_SAFETY_SECONDS; it schedules one drain per

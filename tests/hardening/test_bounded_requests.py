@@ -9,6 +9,7 @@ import datetime as dt
 import json
 import random
 import uuid
+from typing import Any
 
 import pytest
 from django.test import Client, RequestFactory
@@ -58,9 +59,11 @@ def twelve_users(spark, topic_prefix, project_keys):
 def _query(keys: dict, analysis: str, **params):
     body = {"event_collection": NAME, "timeframe": TIMEFRAME, "max_age": 0, **params}
     return APIClient().post(
-        f"/api/v1/insights/{analysis}", body, format="json",
+        f"/api/v1/insights/{analysis}",
+        body,
+        format="json",
         HTTP_AUTHORIZATION=f"Bearer {keys['read_key']}",
-    )  # fmt: skip
+    )
 
 
 PLAN_FILTER = [{"property_name": "plan", "operator": "eq", "property_value": "pro"}]
@@ -121,9 +124,10 @@ def test_queries_are_rate_limited_per_key_apart_from_writes(project_keys, settin
 
     def keen(key: str):
         return client.get(
-            f"/3.0/projects/{project_keys['project_id']}/queries/count", params,
+            f"/3.0/projects/{project_keys['project_id']}/queries/count",
+            params,
             HTTP_AUTHORIZATION=key,
-        )  # fmt: skip
+        )
 
     assert [native(master).status_code for _ in range(2)] == [200, 200]
     assert keen(master).status_code == 200  # both query APIs share the key's count
@@ -210,8 +214,12 @@ def _doors(keys: dict) -> dict:
         )
 
     def keen_query(key, address, **extra):
-        return client.get(f"/3.0/projects/{project}/queries/count", {"event_collection": "x",
-                          "api_key": key, **this_day}, REMOTE_ADDR=address, **extra)  # fmt: skip
+        return client.get(
+            f"/3.0/projects/{project}/queries/count",
+            {"event_collection": "x", "api_key": key, **this_day},
+            REMOTE_ADDR=address,
+            **extra,
+        )
 
     return {
         "native": (native, keys["write_key"], 202),
@@ -219,7 +227,7 @@ def _doors(keys: dict) -> dict:
         "keen": (keen, keys["write_key"], 201),
         "native-query": (native_query, keys["read_key"], 200),
         "keen-query": (keen_query, keys["read_key"], 200),
-    }  # fmt: skip
+    }
 
 
 @pytest.mark.parametrize("door", ["native", "segment", "keen", "native-query", "keen-query"])
@@ -258,8 +266,14 @@ def test_a_locked_out_address_learns_nothing_from_a_bad_request(
     write, read = project_keys["write_key"], project_keys["read_key"]
 
     def post(key: str, body: object, source: str, path: str = "/api/v1/events"):
-        return client.generic("POST", path, json.dumps(body), "application/json",
-                              HTTP_AUTHORIZATION=f"Bearer {key}", REMOTE_ADDR=source)  # fmt: skip
+        return client.generic(
+            "POST",
+            path,
+            json.dumps(body),
+            "application/json",
+            HTTP_AUTHORIZATION=f"Bearer {key}",
+            REMOTE_ADDR=source,
+        )
 
     too_many = {"batch": [{"name": "a"}] * (settings.EVENT_LIMITS["max_batch_events"] + 1)}
     requests = [
@@ -286,10 +300,11 @@ def test_the_default_limit_is_twenty_failures_a_minute(project_keys) -> None:
     assert settings.AUTH_FAILURE_RATE_LIMIT == (20, 60)
     client = APIClient()
     codes = [
-        client.post("/api/v1/events", {"name": "a"}, format="json",
-                    HTTP_AUTHORIZATION=f"Bearer bad-{n}").status_code
+        client.post(
+            "/api/v1/events", {"name": "a"}, format="json", HTTP_AUTHORIZATION=f"Bearer bad-{n}"
+        ).status_code
         for n in range(21)
-    ]  # fmt: skip
+    ]
     assert codes == [401] * 20 + [429]
 
 
@@ -302,16 +317,19 @@ def test_forwarded_for_is_believed_only_from_a_trusted_proxy(
 
     # No trusted proxy: X-Forwarded-For is the client's own claim and is ignored, so
     # varying it does not escape the limit.
-    codes = [call("bad", proxy, HTTP_X_FORWARDED_FOR=f"198.51.100.{n}").status_code
-             for n in range(4)]  # fmt: skip
+    codes = [
+        call("bad", proxy, HTTP_X_FORWARDED_FOR=f"198.51.100.{n}").status_code for n in range(4)
+    ]
     assert codes == [401, 401, 401, 429]
 
     # Behind a trusted proxy, the hop it recorded is the client: one client's failures
     # do not lock out another behind the same proxy, and what the client put in the
     # header before the proxy's hop is not believed.
     settings.TRUSTED_PROXIES = [client_b, "127.0.0.0/8"]
-    codes = [call("bad", client_b, HTTP_X_FORWARDED_FOR=f"9.9.9.{n}, {client_a}").status_code
-             for n in range(4)]  # fmt: skip
+    codes = [
+        call("bad", client_b, HTTP_X_FORWARDED_FOR=f"9.9.9.{n}, {client_a}").status_code
+        for n in range(4)
+    ]
     assert codes == [401, 401, 401, 429]
     assert call("bad", client_b, HTTP_X_FORWARDED_FOR="198.51.100.77").status_code == 401
 
@@ -320,7 +338,9 @@ def test_client_address_reads_forwarded_for_right_to_left(settings) -> None:
     factory = RequestFactory()
 
     def seen(remote: str, forwarded: str | None = None) -> str:
-        extra = {"HTTP_X_FORWARDED_FOR": forwarded} if forwarded is not None else {}
+        extra: dict[str, Any] = {}
+        if forwarded is not None:
+            extra["HTTP_X_FORWARDED_FOR"] = forwarded
         return client_address(factory.get("/", REMOTE_ADDR=remote, **extra))
 
     settings.TRUSTED_PROXIES = []

@@ -139,7 +139,7 @@ collections = st.one_of(
 def _check_outcome(normalize, raw, **options) -> None:
     """The normalizer either refuses with EventValidationError naming fields, or gives
     an envelope that can be appended (a JSON record, UTF-8 keys) and read back as is."""
-    from events.envelope import Envelope, EventValidationError
+    from events.envelope import Envelope, EventError, EventValidationError
     from events.limits import Limits
 
     limits = Limits()
@@ -148,7 +148,7 @@ def _check_outcome(normalize, raw, **options) -> None:
             raw, project_id="p1", received_at=NOW, index=0, limits=limits, **options
         )
     except EventValidationError as exc:
-        errors = exc.errors
+        errors: list[EventError] | None = exc.errors
     else:
         errors = None
     if errors is not None:
@@ -439,8 +439,8 @@ def test_query_views_never_5xx(project_keys) -> None:
         except ValueError:
             body = None  # NaN is not JSON: such bodies are refused by the reader
         if door == "keen GET":
-            query = {k: v if isinstance(v, str) else json.dumps(v) for k, v in params.items()}
-            query = {k: v.encode("utf-8", "surrogatepass") for k, v in query.items()}
+            text = {k: v if isinstance(v, str) else json.dumps(v) for k, v in params.items()}
+            query = {k: v.encode("utf-8", "surrogatepass") for k, v in text.items()}
             response = client.get(
                 keen_url + analysis, query, HTTP_AUTHORIZATION=project_keys["read_key"]
             )

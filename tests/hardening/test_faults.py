@@ -29,6 +29,7 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import cast
 
 import pytest
 
@@ -242,10 +243,22 @@ def test_every_accepted_event_is_counted_once_through_every_fault(tmp_path, depl
     forwarder = WorkerProcess(queue, env=env)
     aggregator = WorkerProcess(env["AGGREGATION_QUEUE"], env=env, pool="prefork")
     beat = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "analytics_site", "beat", "--loglevel", "WARNING",
-         "--schedule", str(tmp_path / "beat-schedule")],
-        cwd=REPO, env=env, start_new_session=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "analytics_site",
+            "beat",
+            "--loglevel",
+            "WARNING",
+            "--schedule",
+            str(tmp_path / "beat-schedule"),
+        ],
+        cwd=REPO,
+        env=env,
+        start_new_session=True,
+    )
     forwarder.start()
     aggregator.start()
     log: list[str] = []
@@ -260,7 +273,8 @@ def test_every_accepted_event_is_counted_once_through_every_fault(tmp_path, depl
                 pending = broker.xpending_range(stream, GROUP, min="-", max="+", count=10_000)
                 ids = [p["message_id"] for p in pending]
                 values = [broker.xrange(stream, min=i, max=i) for i in ids]
-                held[stream] = [json.loads(v[0][1][b"v"])["event_id"] for v in values if v]
+                fields = [cast("dict[bytes, bytes]", v[0][1]) for v in values if v]
+                held[stream] = [json.loads(f[b"v"])["event_id"] for f in fields]
         return {stream: ids for stream, ids in held.items() if ids}
 
     def kill_forwarder_holding_work() -> None:
@@ -318,7 +332,7 @@ def test_every_accepted_event_is_counted_once_through_every_fault(tmp_path, depl
                     while_down=lambda f=fault, ok=answered: ok(
                         client.answered_between(f.stopped_at, time.monotonic())
                     ),
-                )  # fmt: skip
+                )
             last_run = max((r[0] for r in _job_runs(db)), default=0)
             faults["cassandra"] = _down_and_up(
                 Fault("cassandra"),
@@ -329,8 +343,7 @@ def test_every_accepted_event_is_counted_once_through_every_fault(tmp_path, depl
                 while_down=runs_after(last_run, ("failed",)),
             )
             faults["celery worker"] = Fault("celery worker")
-            _down_and_up(faults["celery worker"], kill_forwarder_holding_work,
-                         forwarder.start, log)  # fmt: skip
+            _down_and_up(faults["celery worker"], kill_forwarder_holding_work, forwarder.start, log)
             faults["spark job"] = Fault("spark job")
             _down_and_up(faults["spark job"], kill_aggregator_mid_run, aggregator.start, log)
 

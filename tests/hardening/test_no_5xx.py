@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+from typing import Any
 
 import pytest
 from django.test import Client
@@ -44,7 +45,7 @@ def _native_query(client: Client, keys: dict, analysis: str, body: bytes | str):
 
 
 # name: (analysis, parameters, the field the 400 must name)
-QUERY_CASES = {
+QUERY_CASES: dict[str, tuple[str, dict[str, Any], str]] = {
     "zone folder America": ("count", {"timezone": "America"}, "timezone"),
     "zone folder Europe": ("count", {"timezone": "Europe"}, "timezone"),
     "this_2027_years": ("count", {"timeframe": "this_2027_years"}, "timeframe"),
@@ -227,7 +228,7 @@ def test_non_finite_numbers_in_query_bodies_get_a_400(project_keys, case) -> Non
 
 
 # Non-finite and huge numbers that reach the parameter parsers directly.
-PARAMETER_NUMBERS = {
+PARAMETER_NUMBERS: dict[str, tuple[dict[str, Any], str]] = {
     "timezone nan": ({"timezone": float("nan")}, "timezone"),
     "timezone inf": ({"timezone": float("inf")}, "timezone"),
     "timezone 1e300": ({"timezone": 1e300}, "timezone"),
@@ -427,7 +428,7 @@ def test_server_errors_answer_500_in_each_door_s_shape(project_keys, monkeypatch
     monkeypatch.setattr("events.views.segment.normalize_segment", _boom)
     monkeypatch.setattr("events.views.keen.normalize_keen", _boom)
     monkeypatch.setattr("events.views.native.normalize_native", _boom)
-    monkeypatch.setattr("insights.views.answer", _boom)
+    monkeypatch.setattr("insights.views.query_answer", _boom)
     client = Client(raise_request_exception=False)
     project = project_keys["project_id"]
     answers = {

@@ -66,10 +66,17 @@ def _settings_secret(home: Path, **env: str) -> str:
     result = subprocess.run(
         [sys.executable, "-c", "from django.conf import settings; print(settings.SECRET_KEY)"],
         cwd=REPO_ROOT,
-        env={**clean, "DJANGO_SETTINGS_MODULE": "analytics_site.settings",
-             "STACK_HOME": str(home), **env},
-        capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
+        env={
+            **clean,
+            "DJANGO_SETTINGS_MODULE": "analytics_site.settings",
+            "STACK_HOME": str(home),
+            **env,
+        },
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
     return result.stdout.strip().splitlines()[-1]
 

@@ -46,9 +46,12 @@ def test_a_key_never_reaches_another_projects_paths(project_keys, other_project,
     client = APIClient()
     for method, path, body in _keen_paths(other_project["project_id"]):
         response = client.generic(
-            method, path, "" if body is None else json.dumps(body),
-            "application/json", HTTP_AUTHORIZATION=project_keys[kind],
-        )  # fmt: skip
+            method,
+            path,
+            "" if body is None else json.dumps(body),
+            "application/json",
+            HTTP_AUTHORIZATION=project_keys[kind],
+        )
         assert response.status_code in (403, 404), (method, path, response.status_code)
 
 
@@ -58,28 +61,36 @@ FRAME = {"start": "2026-09-29T00:00:00Z", "end": "2026-09-30T00:00:00Z"}
 
 def _event(name: str, user: str, hour: int, category: str = "web", **properties) -> dict:
     return {
-        "event_id": str(uuid.uuid4()), "name": name, "category": category,
-        "distinct_id": user, "timestamp": DAY + dt.timedelta(hours=hour, minutes=5),
+        "event_id": str(uuid.uuid4()),
+        "name": name,
+        "category": category,
+        "distinct_id": user,
+        "timestamp": DAY + dt.timedelta(hours=hour, minutes=5),
         "properties": properties,
-    }  # fmt: skip
+    }
 
 
 # Same event names, hours and property names in both projects, different numbers and users:
 # any leak of one project's rows into the other's answer changes that answer.
 SEEDS = {
     "a": [
-        _event("signup", "alice", 1), _event("signup", "ann", 2),
-        _event("purchase", "alice", 3, amount=10), _event("purchase", "alice", 3, amount=20),
+        _event("signup", "alice", 1),
+        _event("signup", "ann", 2),
+        _event("purchase", "alice", 3, amount=10),
+        _event("purchase", "alice", 3, amount=20),
         _event("purchase", "ann", 5, amount=30),
     ],
     "b": [
-        _event("signup", "bob", 1), _event("signup", "ben", 1), _event("signup", "bea", 2),
-        _event("purchase", "bob", 3, amount=100), _event("purchase", "bob", 4, amount=200),
+        _event("signup", "bob", 1),
+        _event("signup", "ben", 1),
+        _event("signup", "bea", 2),
+        _event("purchase", "bob", 3, amount=100),
+        _event("purchase", "bob", 4, amount=200),
         _event("purchase", "bea", 5, "mobile", amount=300),
         _event("purchase", "bea", 5, "mobile", amount=400),
         _event("purchase", "zed", 3, amount=500),  # no signup: not in the funnel
     ],
-}  # fmt: skip
+}
 
 
 def _known_answers(events: list[dict]) -> dict[str, object]:
@@ -90,9 +101,10 @@ def _known_answers(events: list[dict]) -> dict[str, object]:
         hourly[event["timestamp"].hour] += 1
     signed_up = {e["distinct_id"]: e["timestamp"] for e in events if e["name"] == "signup"}
     bought = {
-        e["distinct_id"] for e in purchases
+        e["distinct_id"]
+        for e in purchases
         if e["distinct_id"] in signed_up and e["timestamp"] >= signed_up[e["distinct_id"]]
-    }  # fmt: skip
+    }
     by_category: dict[str, int] = {}
     for event in purchases:
         by_category[event["category"]] = by_category.get(event["category"], 0) + 1
@@ -115,19 +127,42 @@ QUERIES: dict[str, tuple[str, dict]] = {
     "hourly": ("count", {"event_collection": "purchase", "interval": "hourly"}),
     "sum": ("sum", {"event_collection": "purchase", "target_property": "amount"}),
     # answered by scanning raw events
-    "filtered": ("count", {"event_collection": "purchase", "filters": json.dumps(
-        [{"property_name": "amount", "operator": "gt", "property_value": 15}])}),
+    "filtered": (
+        "count",
+        {
+            "event_collection": "purchase",
+            "filters": json.dumps(
+                [{"property_name": "amount", "operator": "gt", "property_value": 15}]
+            ),
+        },
+    ),
     "group_by": ("count", {"event_collection": "purchase", "group_by": "category"}),
-    "unique": ("select_unique", {"event_collection": "purchase",
-                                 "target_property": "distinct_id"}),
+    "unique": ("select_unique", {"event_collection": "purchase", "target_property": "distinct_id"}),
     # compound
-    "funnel": ("funnel", {"steps": json.dumps([
-        {"event_collection": "signup", "actor_property": "distinct_id"},
-        {"event_collection": "purchase", "actor_property": "distinct_id"}])}),
-    "multi": ("multi_analysis", {"event_collection": "purchase", "analyses": json.dumps(
-        {"n": {"analysis_type": "count"},
-         "total": {"analysis_type": "sum", "target_property": "amount"}})}),
-}  # fmt: skip
+    "funnel": (
+        "funnel",
+        {
+            "steps": json.dumps(
+                [
+                    {"event_collection": "signup", "actor_property": "distinct_id"},
+                    {"event_collection": "purchase", "actor_property": "distinct_id"},
+                ]
+            )
+        },
+    ),
+    "multi": (
+        "multi_analysis",
+        {
+            "event_collection": "purchase",
+            "analyses": json.dumps(
+                {
+                    "n": {"analysis_type": "count"},
+                    "total": {"analysis_type": "sum", "target_property": "amount"},
+                }
+            ),
+        },
+    ),
+}
 
 
 def _result(query: str, body: dict) -> object:
@@ -162,15 +197,17 @@ def test_every_query_path_answers_with_the_keys_project_only(two_projects) -> No
         for query, (analysis, params) in QUERIES.items():
             params = {**params, "timeframe": json.dumps(FRAME)}
             keen = client.get(
-                f"/3.0/projects/{keys['project_id']}/queries/{analysis}", params,
+                f"/3.0/projects/{keys['project_id']}/queries/{analysis}",
+                params,
                 HTTP_AUTHORIZATION=keys["read_key"],
-            )  # fmt: skip
+            )
             assert keen.status_code == 200, (side, query, keen.content)
             assert _result(query, keen.json()) == known[side][query], (side, query, "keen")
             native = client.get(
-                f"/api/v1/insights/{analysis}", params,
+                f"/api/v1/insights/{analysis}",
+                params,
                 HTTP_AUTHORIZATION=f"Bearer {keys['read_key']}",
-            )  # fmt: skip
+            )
             assert native.status_code == 200, (side, query, native.content)
             assert _result(query, native.json()) == known[side][query], (side, query, "native")
 
@@ -179,9 +216,10 @@ def test_every_query_path_answers_with_the_keys_project_only(two_projects) -> No
         params = {**params, "timeframe": json.dumps(FRAME)}
         for kind in KINDS:
             refused = client.get(
-                f"/3.0/projects/{b['project_id']}/queries/{analysis}", params,
+                f"/3.0/projects/{b['project_id']}/queries/{analysis}",
+                params,
                 HTTP_AUTHORIZATION=a[kind],
-            )  # fmt: skip
+            )
             assert refused.status_code in (403, 404), (query, kind, refused.status_code)
             assert "result" not in refused.json(), (query, kind)
 
@@ -193,10 +231,14 @@ def test_query_answers_only_ever_see_the_keys_project(two_projects, kind) -> Non
     a, b = two_projects["a"], two_projects["b"]
     response = APIClient().get(
         "/api/v1/insights/count",
-        {"event_collection": "purchase", "timeframe": json.dumps(FRAME),
-         "project_id": b["project_id"], "api_key": b["read_key"]},
+        {
+            "event_collection": "purchase",
+            "timeframe": json.dumps(FRAME),
+            "project_id": b["project_id"],
+            "api_key": b["read_key"],
+        },
         HTTP_AUTHORIZATION=f"Bearer {a[kind]}",
-    )  # fmt: skip
+    )
     if kind == "write_key":
         assert response.status_code == 403
     else:
@@ -210,17 +252,28 @@ def test_key_kinds_are_enforced(project_keys) -> None:
     write = project_keys["write_key"]
     basic = base64.b64encode(f"{read}:".encode()).decode()
     assert (
-        client.post("/api/v1/events", {"name": "a"}, format="json",
-                    HTTP_AUTHORIZATION=f"Bearer {read}").status_code == 403
-    )  # fmt: skip
+        client.post(
+            "/api/v1/events", {"name": "a"}, format="json", HTTP_AUTHORIZATION=f"Bearer {read}"
+        ).status_code
+        == 403
+    )
     assert (
-        client.post("/v1/track", {"event": "a", "userId": "u"}, format="json",
-                    HTTP_AUTHORIZATION=f"Basic {basic}").status_code == 403
-    )  # fmt: skip
+        client.post(
+            "/v1/track",
+            {"event": "a", "userId": "u"},
+            format="json",
+            HTTP_AUTHORIZATION=f"Basic {basic}",
+        ).status_code
+        == 403
+    )
     assert (
-        client.get("/api/v1/insights/count", {"event_collection": "a"},
-                   HTTP_AUTHORIZATION=f"Bearer {write}").status_code == 403
-    )  # fmt: skip
+        client.get(
+            "/api/v1/insights/count",
+            {"event_collection": "a"},
+            HTTP_AUTHORIZATION=f"Bearer {write}",
+        ).status_code
+        == 403
+    )
 
 
 def test_revoked_and_unknown_keys_get_401(project_keys) -> None:
@@ -273,9 +326,11 @@ def test_rate_limits_are_per_key(project_keys, settings, private_queue) -> None:
     settings.INGEST_RATE_LIMIT = (2, 60)
     second_key = generate_key("write")
     ApiKey.objects.create(
-        project_id=project_keys["project_id"], kind="write", prefix=second_key[:10],
+        project_id=project_keys["project_id"],
+        kind="write",
+        prefix=second_key[:10],
         key_hash=hash_key(second_key),
-    )  # fmt: skip
+    )
     client = APIClient()
 
     def post(key: str) -> int:

@@ -12,6 +12,7 @@ import ssl
 import subprocess
 import threading
 import time
+from typing import Any
 
 import pytest
 
@@ -32,7 +33,7 @@ HEADER_TIMEOUT = _shipped_seconds("client_header_timeout", SITE_CONF)
 BODY_TIMEOUT = _shipped_seconds("client_body_timeout", PROXY_CONF)
 
 
-def _slow_client(port: int, first_bytes: bytes, result: dict) -> None:
+def _slow_client(port: int, first_bytes: bytes, result: dict[str, Any]) -> None:
     """Send ``first_bytes`` of a request, then nothing; time until the server hangs up."""
     context = ssl._create_unverified_context()  # the test's self-signed certificate
     raw = socket.create_connection(("127.0.0.1", port), timeout=60)
@@ -72,7 +73,7 @@ def test_slow_headers_and_slow_bodies_are_cut_off(tmp_path) -> None:
             "body": b"POST /api/v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\n"
             b'Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"name":',
         }
-        results = {name: {} for name in cases}
+        results: dict[str, dict[str, Any]] = {name: {} for name in cases}
         threads = [
             threading.Thread(target=_slow_client, args=(port, data, results[name]))
             for name, data in cases.items()

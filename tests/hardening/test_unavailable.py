@@ -4,6 +4,7 @@ in both error shapes; once it is back, the same query answers 200."""
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import pytest
 from rest_framework.test import APIClient
@@ -19,12 +20,19 @@ pytestmark = [
 def test_queries_answer_503_while_cassandra_is_down(project_keys) -> None:
     client = APIClient()
     read = project_keys["read_key"]
-    native = ("/api/v1/insights/count", {"HTTP_AUTHORIZATION": f"Bearer {read}"})
-    keen = (
+    native: tuple[str, dict[str, Any]] = (
+        "/api/v1/insights/count",
+        {"HTTP_AUTHORIZATION": f"Bearer {read}"},
+    )
+    keen: tuple[str, dict[str, Any]] = (
         f"/3.0/projects/{project_keys['project_id']}/queries/count",
         {"HTTP_AUTHORIZATION": read},
     )
-    params = {"event_collection": "x", "timeframe": "this_2_days", "max_age": 0}
+    params: dict[str, str | int] = {
+        "event_collection": "x",
+        "timeframe": "this_2_days",
+        "max_age": 0,
+    }
     assert client.get(native[0], params, **native[1]).status_code == 200
 
     assert run_stack("stop", "cassandra").returncode == 0

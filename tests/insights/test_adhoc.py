@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from insights.adhoc import (
+from insights.errors import QueryError
+from insights.queries import parse_filters
+from insights.raw_answers import (
     MISSING,
     analyse,
     grouped,
     lookup,
     matches,
     order_and_limit,
-    parse_filters,
     percentile_of,
 )
-from insights.timeframes import QueryError
 
 EVENTS = [
     {"plan": "pro", "amount": 10, "user": {"id": "a"}, "tags": ["x", "y"], "note": "big sale"},
@@ -92,8 +92,10 @@ def test_group_by_order_by_and_limit() -> None:
     assert rows == [{"plan": "free", "result": 1}, {"plan": "pro", "result": 3}]
     both = grouped("sum", EVENTS, target="amount", percentile=None, group_by=["plan", "user.id"])
     assert {(r["plan"], r["user.id"]): r["result"] for r in both} == {
-        ("pro", "a"): 9, ("free", "b"): 2.5, ("pro", None): 0,
-    }  # fmt: skip
+        ("pro", "a"): 9,
+        ("free", "b"): 2.5,
+        ("pro", None): 0,
+    }
     ordered = order_and_limit(rows, {"property_name": "result", "direction": "DESC"}, 1)
     assert ordered == [{"plan": "pro", "result": 3}]
     with pytest.raises(QueryError) as caught:
@@ -119,8 +121,9 @@ def test_filters_are_type_strict() -> None:
     events = [{"f": True}, {"f": 1}, {"f": 1.0}, {"f": "1"}, {"f": [1, True]}, {"f": False}]
 
     def chosen(operator: str, value) -> list[int]:
-        filters = parse_filters([{"property_name": "f", "operator": operator,
-                                  "property_value": value}])  # fmt: skip
+        filters = parse_filters(
+            [{"property_name": "f", "operator": operator, "property_value": value}]
+        )
         return [i for i, e in enumerate(events) if matches(e, filters)]
 
     assert chosen("eq", True) == [0]

@@ -19,19 +19,24 @@ import sys
 import threading
 import time
 import uuid
+from pathlib import Path
+from typing import Any
 
 import pytest
 from django.conf import settings
 from django.db import connections
 from django.test import Client
 from kafka import KafkaProducer
+from pyspark.sql import SparkSession
+from pytest_django.fixtures import Settings
 
 from events.envelope import Envelope
 from events.topics import event_topics
 from insights.aggregation import AggregationBusy, exclusive_run, run_aggregation
 from insights.models import JobRun
 from spark.offsets import plan_range
-from tests.conftest import REPO_ROOT
+from spark.schema import Category, Table
+from tests.conftest import REPO_ROOT, WorkerProcess
 from tests.insights.known_answer import expected_rollups, stored_event_ids, stored_rollups
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(databases=["default", "cassandra"])]
@@ -53,7 +58,7 @@ def generate(count: int, *, rng: random.Random, start: dt.datetime, hours: int) 
             {
                 "event_id": str(uuid.UUID(int=rng.getrandbits(128))),
                 "name": rng.choice(NAMES),
-                "category": rng.choice(["web", "mobile"]),
+                "category": rng.choice([Category.WEB.value, Category.MOBILE.value]),
                 "distinct_id": rng.choice([f"user-{rng.randint(1, 40)}", None]),
                 "timestamp": start + dt.timedelta(seconds=rng.randint(0, hours * 3600 - 1)),
                 "properties": properties,
@@ -93,7 +98,7 @@ def wait_for_records(expected: int, timeout: float = 60) -> None:
 
 
 def test_api_to_rollups_exact_with_duplicates_late_events_and_reruns(
-    spark, project_keys, forwarding_worker
+    spark: SparkSession, project_keys: dict[str, str], forwarding_worker: WorkerProcess
 ) -> None:
     rng = random.Random(5)
     client = Client()
@@ -105,8 +110,12 @@ def test_api_to_rollups_exact_with_duplicates_late_events_and_reruns(
 
     run = run_aggregation()
     assert (run.status, run.records_read, run.events_written, run.duplicates, run.invalid) == (
-        JobRun.Status.SUCCEEDED, 660, 600, 60, 0,
-    )  # fmt: skip
+        JobRun.Status.SUCCEEDED,
+        660,
+        600,
+        60,
+        0,
+    )
     assert stored_rollups(project) == expected_rollups(first)
 
     # Late events land in buckets already computed; more copies of old events arrive.
@@ -147,7 +156,10 @@ def produce(prefix: str, events: list[dict], project_id: str, extra: list[bytes]
     "driver_read_max_records", [20_000, 0], ids=["driver-read", "spark-source"]
 )
 def test_invalid_records_go_to_the_dlq_and_the_rest_is_counted(
-    spark, topic_prefix, settings, driver_read_max_records
+    spark: SparkSession,
+    topic_prefix: str,
+    settings: Settings,
+    driver_read_max_records: int,
 ) -> None:
     """Both ways of reading Kafka (small runs on the driver, big ones through Spark's
     Kafka source) give the same result."""
@@ -172,7 +184,9 @@ def test_invalid_records_go_to_the_dlq_and_the_rest_is_counted(
     assert dead == ["missing or invalid: project_id, name, event_time", "not a JSON event envelope"]
 
 
-def test_a_warm_session_aggregates_after_cassandra_restarts(spark, topic_prefix) -> None:
+def test_a_warm_session_aggregates_after_cassandra_restarts(
+    spark: SparkSession, topic_prefix: str
+) -> None:
     """The aggregation worker keeps its SparkSession (and the connector's Cassandra pool)
     between runs; a Cassandra restart while it is idle must not fail the next run."""
     from tests.conftest import run_stack
@@ -191,7 +205,7 @@ def test_a_warm_session_aggregates_after_cassandra_restarts(spark, topic_prefix)
     assert stored_rollups(project) == expected_rollups(first + more)
 
 
-def test_one_run_at_a_time(topic_prefix) -> None:
+def test_one_run_at_a_time(topic_prefix: str) -> None:
     with exclusive_run(), pytest.raises(AggregationBusy):
         run_aggregation()
 
@@ -205,7 +219,7 @@ def _deployment_env(prefix: str, db_path: str) -> dict[str, str]:
     }
 
 
-def _manage(*args: str, env: dict[str, str], **kwargs) -> subprocess.Popen:
+def _manage(*args: str, env: dict[str, str], **kwargs: Any) -> subprocess.Popen:
 
     return subprocess.Popen(
         [sys.executable, "manage.py", *args],
@@ -226,7 +240,7 @@ def _raw_event_count(project: str, events: list[dict]) -> int:
     partitions = {(e["name"], e["timestamp"].astimezone(dt.UTC).date()) for e in events}
     return sum(
         session.execute(
-            f"SELECT count(*) AS n FROM {keyspace}.raw_events "
+            f"SELECT count(*) AS n FROM {keyspace}.{Table.RAW_EVENTS} "
             "WHERE project_id = %s AND name = %s AND day = %s",
             (project, name, day),
         ).one()["n"]
@@ -234,7 +248,9 @@ def _raw_event_count(project: str, events: list[dict]) -> int:
     )
 
 
-def test_a_run_killed_mid_write_is_rerun_to_exact_numbers(topic_prefix, tmp_path) -> None:
+def test_a_run_killed_mid_write_is_rerun_to_exact_numbers(
+    topic_prefix: str, tmp_path: Path
+) -> None:
     project = uuid.uuid4().hex
     events = generate(10_000, rng=random.Random(9), start=START, hours=72)
     produce(topic_prefix, events, project)
@@ -285,11 +301,9 @@ def test_a_run_killed_mid_write_is_rerun_to_exact_numbers(topic_prefix, tmp_path
     ]
 
 
-def test_beat_schedules_runs_on_a_warm_worker(topic_prefix, tmp_path) -> None:
+def test_beat_schedules_runs_on_a_warm_worker(topic_prefix: str, tmp_path: Path) -> None:
     """Celery beat (django-celery-beat's schedule from the migration) triggers the task
     on a dedicated aggregation worker, which keeps its SparkSession between runs."""
-    from tests.conftest import WorkerProcess
-
     queue = f"test-aggregation-{uuid.uuid4().hex[:8]}"
     env = _deployment_env(topic_prefix, str(tmp_path / "db.sqlite3"))
     env |= {"AGGREGATION_QUEUE": queue, "AGGREGATION_INTERVAL_SECONDS": "2"}
@@ -298,10 +312,15 @@ def test_beat_schedules_runs_on_a_warm_worker(topic_prefix, tmp_path) -> None:
     worker.start()
 
     beat = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "analytics_site", "beat", "--loglevel", "WARNING",
-         "--schedule", str(tmp_path / "beat-schedule")],
-        cwd=REPO_ROOT, env={**os.environ, **env}, start_new_session=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            *("-m", "celery", "-A", "analytics_site", "beat", "--loglevel", "WARNING"),
+            *("--schedule", str(tmp_path / "beat-schedule")),
+        ],
+        cwd=REPO_ROOT,
+        env={**os.environ, **env},
+        start_new_session=True,
+    )
     try:
         rng = random.Random(3)
         project = uuid.uuid4().hex

@@ -13,6 +13,7 @@ import signal
 import sqlite3
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -31,13 +32,13 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db(databases=["default
 TTL_SECONDS = 5  # the stalled run's lock TTL; the newer run keeps the default (30 s)
 
 
-def _query(db_path, sql: str) -> list[tuple]:
+def _query(db_path: Path, sql: str) -> list[tuple]:
     with sqlite3.connect(db_path) as db:
         return db.execute(sql).fetchall()
 
 
 def test_a_run_stalled_past_its_ttl_is_fenced_and_every_number_stays_exact(
-    topic_prefix, tmp_path
+    topic_prefix: str, tmp_path: Path
 ) -> None:
     project = uuid.uuid4().hex
     rng = random.Random(21)

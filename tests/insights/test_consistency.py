@@ -36,8 +36,20 @@ DAYS = {"start": START.isoformat(), "end": END.isoformat()}
 EVERY_EVENT = {"property_name": "keen.id", "operator": "exists", "property_value": True}
 TARGETS = ("x", "a.b", "flag")
 ROLLUP_ANALYSES = ("sum", "average", "minimum", "maximum")
-EDGE_NUMBERS = [1e308, -1e308, 1.7976931348623157e308, 5e-324, -0.0, 0.1234567890123456,
-                123456789012345678901234567890.5, 2**64 + 1, -(2**70), 10**40, 0.1, 7]  # fmt: skip
+EDGE_NUMBERS = [
+    1e308,
+    -1e308,
+    1.7976931348623157e308,
+    5e-324,
+    -0.0,
+    0.1234567890123456,
+    123456789012345678901234567890.5,
+    2**64 + 1,
+    -(2**70),
+    10**40,
+    0.1,
+    7,
+]
 
 
 def produce(prefix: str, project_id: str, events: list[dict]) -> None:
@@ -153,12 +165,21 @@ def reference(analysis: str, events: list[dict], target: str | None):
 UTC = dt.UTC
 INTERVALS = [  # (interval, timeframe, the buckets it answers)
     (None, DAYS, [(START, END)]),
-    ("hourly", DAYS, [(START + dt.timedelta(hours=h), START + dt.timedelta(hours=h + 1))
-                      for h in range(48)]),
+    (
+        "hourly",
+        DAYS,
+        [(START + dt.timedelta(hours=h), START + dt.timedelta(hours=h + 1)) for h in range(48)],
+    ),
     ("daily", DAYS, [(START, START + dt.timedelta(days=1)), (START + dt.timedelta(days=1), END)]),
-    ("monthly", MONTHS, [(dt.datetime(2026, 10, 1, tzinfo=UTC), START + dt.timedelta(days=1)),
-                         (START + dt.timedelta(days=1), dt.datetime(2026, 12, 1, tzinfo=UTC))]),
-]  # fmt: skip
+    (
+        "monthly",
+        MONTHS,
+        [
+            (dt.datetime(2026, 10, 1, tzinfo=UTC), START + dt.timedelta(days=1)),
+            (START + dt.timedelta(days=1), dt.datetime(2026, 12, 1, tzinfo=UTC)),
+        ],
+    ),
+]
 
 
 def assert_paths_agree(keys: dict, name: str, events: list[dict]) -> None:
@@ -238,13 +259,18 @@ def an_event(draw) -> dict:
 
 
 EDGE_SET = [  # every edge value, flat and nested, each stamped an hour ahead of receipt
-    {"timestamp": START + dt.timedelta(hours=3 * n, minutes=50 + 60),
-     "received_at": START + dt.timedelta(hours=3 * n, minutes=50),
-     "distinct_id": f"u{n % 3}",
-     "properties": {"x": value, **({"a.b": value} if n % 2 else {"a": {"b": value}}),
-                    "flag": [True, 1, False, 0][n % 4]}}
+    {
+        "timestamp": START + dt.timedelta(hours=3 * n, minutes=50 + 60),
+        "received_at": START + dt.timedelta(hours=3 * n, minutes=50),
+        "distinct_id": f"u{n % 3}",
+        "properties": {
+            "x": value,
+            **({"a.b": value} if n % 2 else {"a": {"b": value}}),
+            "flag": [True, 1, False, 0][n % 4],
+        },
+    }
     for n, value in enumerate(EDGE_NUMBERS, start=1)
-]  # fmt: skip
+]
 
 
 @pytest.fixture
@@ -260,9 +286,12 @@ def test_rollups_and_raw_scans_agree_for_every_analysis_and_interval(
         deadline=None,
         database=None,
         phases=[Phase.explicit, Phase.generate],
-        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
-                               HealthCheck.data_too_large],
-    )  # fmt: skip
+        suppress_health_check=[
+            HealthCheck.function_scoped_fixture,
+            HealthCheck.too_slow,
+            HealthCheck.data_too_large,
+        ],
+    )
     @example(events=EDGE_SET)
     @given(events=st.lists(an_event(), min_size=1, max_size=12))
     def agree(events: list[dict]) -> None:
@@ -305,11 +334,13 @@ def test_sums_beyond_decimal_38_9_are_exact_on_both_paths(spark, topic_prefix, p
     aggregate(topic_prefix, project_keys, name, [at(3, properties={"x": v}) for v in values])
     exact_sum = sum((Fraction(repr(v) if isinstance(v, float) else v) for v in values), Fraction())
     for analysis in ("sum", "average", "minimum", "maximum"):
-        rollup, raw = both_paths(project_keys, analysis, event_collection=name,
-                                 timeframe=DAYS, target_property="x")  # fmt: skip
+        rollup, raw = both_paths(
+            project_keys, analysis, event_collection=name, timeframe=DAYS, target_property="x"
+        )
         assert rollup == raw, analysis
-    rollup, _ = both_paths(project_keys, "sum", event_collection=name, timeframe=DAYS,
-                           target_property="x")  # fmt: skip
+    rollup, _ = both_paths(
+        project_keys, "sum", event_collection=name, timeframe=DAYS, target_property="x"
+    )
     assert rollup == float(exact_sum)
 
 
@@ -321,22 +352,36 @@ def test_an_overflowing_sum_stays_exact_and_average_answers(spark, topic_prefix,
     aggregate(topic_prefix, project_keys, name, [at(3, properties={"x": 6 * 10**28})])
     aggregate(topic_prefix, project_keys, name, [at(4, properties={"x": 1})])
     for analysis, wanted in (("sum", 12 * 10**28 + 1), ("average", float(4 * 10**28))):
-        rollup, raw = both_paths(project_keys, analysis, event_collection=name,
-                                 timeframe=DAYS, target_property="x")  # fmt: skip
+        rollup, raw = both_paths(
+            project_keys, analysis, event_collection=name, timeframe=DAYS, target_property="x"
+        )
         assert rollup == raw == wanted, analysis
 
 
 def test_a_maximum_of_1e308_is_kept(spark, topic_prefix, project_keys):
     """Old code: 1e308 did not fit decimal(38, 9), so the rollups' maximum was 5."""
     name = "max"
-    aggregate(topic_prefix, project_keys, name,
-              [at(3, properties={"x": 1e308}), at(5, properties={"x": 5}),
-               at(6, properties={"x": -1e308})])  # fmt: skip
+    aggregate(
+        topic_prefix,
+        project_keys,
+        name,
+        [
+            at(3, properties={"x": 1e308}),
+            at(5, properties={"x": 5}),
+            at(6, properties={"x": -1e308}),
+        ],
+    )
     for analysis, wanted in (("maximum", 10**308), ("minimum", -(10**308)), ("sum", 5)):
         for interval in (None, "hourly", "daily"):
             extra = {"interval": interval} if interval else {}
-            rollup, raw = both_paths(project_keys, analysis, event_collection=name,
-                                     timeframe=DAYS, target_property="x", **extra)  # fmt: skip
+            rollup, raw = both_paths(
+                project_keys,
+                analysis,
+                event_collection=name,
+                timeframe=DAYS,
+                target_property="x",
+                **extra,
+            )
             assert rollup == raw, (analysis, interval)
             if interval is None:
                 assert rollup == wanted, analysis
@@ -348,10 +393,15 @@ def test_a_flat_dotted_key_is_the_dotted_path_for_rollups_and_filters(
     """Old code: the rollups summed {"a.b": 5} with {"a": {"b": 7}} (12), but filters and
     the raw scan saw only the nested one (a.b eq 5 matched nothing; raw sum 7)."""
     name = "dotted"
-    aggregate(topic_prefix, project_keys, name,
-              [at(3, properties={"a.b": 5}), at(4, properties={"a": {"b": 7}})])  # fmt: skip
-    rollup, raw = both_paths(project_keys, "sum", event_collection=name, timeframe=DAYS,
-                             target_property="a.b")  # fmt: skip
+    aggregate(
+        topic_prefix,
+        project_keys,
+        name,
+        [at(3, properties={"a.b": 5}), at(4, properties={"a": {"b": 7}})],
+    )
+    rollup, raw = both_paths(
+        project_keys, "sum", event_collection=name, timeframe=DAYS, target_property="a.b"
+    )
     assert rollup == raw == 12
     flat = [{"property_name": "a.b", "operator": "eq", "property_value": 5}]
     assert query(project_keys, "count", event_collection=name, timeframe=DAYS, filters=flat) == 1
@@ -377,15 +427,19 @@ def test_an_event_stamped_ahead_counts_in_every_bucket_and_the_raw_scan(
     next_hour = now.replace(minute=0, second=0, microsecond=0) + dt.timedelta(hours=1)
     ahead = next_hour + dt.timedelta(milliseconds=1)
     assert ahead - now <= dt.timedelta(seconds=3600)  # within max_future_skew_seconds
-    aggregate(topic_prefix, project_keys, name, [{"timestamp": ahead, "received_at": now,
-                                                  "properties": {"x": 2}}])  # fmt: skip
+    aggregate(
+        topic_prefix,
+        project_keys,
+        name,
+        [{"timestamp": ahead, "received_at": now, "properties": {"x": 2}}],
+    )
     frame = "this_1_days"
     daily, raw = both_paths(project_keys, "count", event_collection=name, timeframe=frame)
-    hourly = query(project_keys, "count", event_collection=name, timeframe=frame,
-                   interval="hourly")  # fmt: skip
+    hourly = query(project_keys, "count", event_collection=name, timeframe=frame, interval="hourly")
     assert (daily, raw, sum(point["value"] for point in hourly)) == (1, 1, 1)
-    total, raw_total = both_paths(project_keys, "sum", event_collection=name, timeframe=frame,
-                                  target_property="x")  # fmt: skip
+    total, raw_total = both_paths(
+        project_keys, "sum", event_collection=name, timeframe=frame, target_property="x"
+    )
     assert total == raw_total == 2
 
 
@@ -393,21 +447,33 @@ def test_filters_are_type_strict_and_exists_takes_a_boolean(spark, topic_prefix,
     """Old code: eq true matched 1 too (2, not 1), and exists accepted any value by its
     truthiness (200, not 400)."""
     name = "strict"
-    aggregate(topic_prefix, project_keys, name,
-              [at(3, properties={"flag": True}), at(4, properties={"flag": 1}),
-               at(5, properties={"flag": 1.0}), at(6, properties={"flag": "true"})])  # fmt: skip
+    aggregate(
+        topic_prefix,
+        project_keys,
+        name,
+        [
+            at(3, properties={"flag": True}),
+            at(4, properties={"flag": 1}),
+            at(5, properties={"flag": 1.0}),
+            at(6, properties={"flag": "true"}),
+        ],
+    )
     for value, wanted in ((True, 1), (1, 2), ("true", 1), (False, 0)):
         eq = [{"property_name": "flag", "operator": "eq", "property_value": value}]
         count = query(project_keys, "count", event_collection=name, timeframe=DAYS, filters=eq)
         assert count == wanted, value
     within = [{"property_name": "flag", "operator": "in", "property_value": [True]}]
-    assert query(project_keys, "count", event_collection=name, timeframe=DAYS,
-                 filters=within) == 1  # fmt: skip
+    assert query(project_keys, "count", event_collection=name, timeframe=DAYS, filters=within) == 1
     response = Client().get(
         f"/3.0/projects/{project_keys['project_id']}/queries/count",
-        {"event_collection": name, "timeframe": json.dumps(DAYS), "filters": json.dumps(
-            [{"property_name": "flag", "operator": "exists", "property_value": "yes"}])},
+        {
+            "event_collection": name,
+            "timeframe": json.dumps(DAYS),
+            "filters": json.dumps(
+                [{"property_name": "flag", "operator": "exists", "property_value": "yes"}]
+            ),
+        },
         HTTP_AUTHORIZATION=project_keys["read_key"],
-    )  # fmt: skip
+    )
     assert response.status_code == 400
     assert "filters[0].property_value" in response.content.decode()

@@ -113,15 +113,23 @@ def test_monthly_interval_and_native_endpoint(dataset) -> None:
     keys, events = dataset
     client = Client()
     frame = {"start": "2026-09-01T00:00:00Z", "end": "2026-11-01T00:00:00Z"}
-    series = keen(client, keys, "count", event_collection=NAME, timeframe=frame,
-                  interval="monthly").json()["result"]  # fmt: skip
+    series = keen(
+        client, keys, "count", event_collection=NAME, timeframe=frame, interval="monthly"
+    ).json()["result"]
     october = dt.datetime(2026, 10, 1, tzinfo=dt.UTC)
     assert [s["value"] for s in series] == [
         expected(events, "count", dt.datetime(2026, 9, 1, tzinfo=dt.UTC), october),
         expected(events, "count", october, dt.datetime(2026, 11, 1, tzinfo=dt.UTC)),
     ]
-    uniques = keen(client, keys, "count_unique", event_collection=NAME, timeframe=frame,
-                   target_property="distinct_id", interval="monthly").json()["result"]  # fmt: skip
+    uniques = keen(
+        client,
+        keys,
+        "count_unique",
+        event_collection=NAME,
+        timeframe=frame,
+        target_property="distinct_id",
+        interval="monthly",
+    ).json()["result"]
     assert uniques[1]["value"] == expected(
         events, "count_unique", october, dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
     )
@@ -155,8 +163,12 @@ def test_errors_name_the_parameter_and_keys_see_only_their_project(dataset) -> N
     )
     assert tz.status_code == 400
     assert tz.json()["message"].startswith("timezone:")
-    assert keen(client, keys, "count", key="write_key", event_collection=NAME,
-                timeframe=frame).status_code == 403  # fmt: skip
+    assert (
+        keen(
+            client, keys, "count", key="write_key", event_collection=NAME, timeframe=frame
+        ).status_code
+        == 403
+    )
 
     from events.services import create_project_with_keys
 
@@ -188,8 +200,9 @@ def test_the_keen_python_client_gets_the_right_answers(dataset, live_server) -> 
     assert client.sum(NAME, target_property="amount", timeframe=frame) == expected(
         events, "sum", start, end
     )
-    daily = client.count_unique(NAME, target_property="distinct_id", timeframe=frame,
-                                interval="daily")  # fmt: skip
+    daily = client.count_unique(
+        NAME, target_property="distinct_id", timeframe=frame, interval="daily"
+    )
     assert [d["value"] for d in daily] == [
         expected(
             events, "count_unique", start + dt.timedelta(days=n), start + dt.timedelta(days=n + 1)
@@ -235,7 +248,7 @@ def test_moving_averages_over_an_interval_series_match_pandas(dataset) -> None:
 
 
 def test_results_are_cached_until_new_aggregates_land(dataset, topic_prefix, monkeypatch) -> None:
-    from insights import selectors
+    from insights import store
 
     keys, events = dataset
     client = Client()
@@ -243,9 +256,9 @@ def test_results_are_cached_until_new_aggregates_land(dataset, topic_prefix, mon
     first = keen(client, keys, "count", event_collection=NAME, timeframe=frame).json()
     assert first == {"result": 300}
 
-    real = selectors.rollup_rows
+    real = store.rollup_rows
     calls = []
-    monkeypatch.setattr(selectors, "rollup_rows", lambda **kw: calls.append(kw) or real(**kw))
+    monkeypatch.setattr(store, "rollup_rows", lambda **kw: calls.append(kw) or real(**kw))
     assert keen(client, keys, "count", event_collection=NAME, timeframe=frame).json() == first
     assert calls == []  # served from Redis
     keen(client, keys, "count", event_collection=NAME, timeframe=frame, max_age=0)
@@ -270,40 +283,60 @@ def test_filters_group_by_and_raw_only_analyses_match_pandas(dataset, settings) 
     frame = {"start": "2026-09-29T00:00:00Z", "end": "2026-10-02T00:00:00Z"}
     table = pd.DataFrame(
         [
-            {"category": e["category"], "user": e["distinct_id"],
-             "amount": e["properties"].get("amount")}
+            {
+                "category": e["category"],
+                "user": e["distinct_id"],
+                "amount": e["properties"].get("amount"),
+            }
             for e in events
         ]
-    )  # fmt: skip
+    )
     big_web = table[(table.amount > 100) & (table.category == "web")]
     filters = [
         {"property_name": "amount", "operator": "gt", "property_value": 100},
         {"property_name": "category", "operator": "eq", "property_value": "web"},
     ]
-    count = keen(client, keys, "count", event_collection=NAME, timeframe=frame,
-                 filters=json.dumps(filters))  # fmt: skip
+    count = keen(
+        client, keys, "count", event_collection=NAME, timeframe=frame, filters=json.dumps(filters)
+    )
     assert count.json() == {"result": len(big_web)}
 
-    by_category = keen(client, keys, "count", event_collection=NAME, timeframe=frame,
-                       group_by="category").json()["result"]  # fmt: skip
+    by_category = keen(
+        client, keys, "count", event_collection=NAME, timeframe=frame, group_by="category"
+    ).json()["result"]
     assert by_category == [
         {"category": c, "result": int(n)} for c, n in table.groupby("category").size().items()
     ]
     amounts = table.amount.dropna()
-    median = keen(client, keys, "median", event_collection=NAME, timeframe=frame,
-                  target_property="amount").json()["result"]  # fmt: skip
+    median = keen(
+        client, keys, "median", event_collection=NAME, timeframe=frame, target_property="amount"
+    ).json()["result"]
     assert median == pytest.approx(amounts.median(), rel=1e-12)
-    p90 = keen(client, keys, "percentile", event_collection=NAME, timeframe=frame,
-               target_property="amount", percentile=90).json()["result"]  # fmt: skip
+    p90 = keen(
+        client,
+        keys,
+        "percentile",
+        event_collection=NAME,
+        timeframe=frame,
+        target_property="amount",
+        percentile=90,
+    ).json()["result"]
     assert p90 == pytest.approx(amounts.quantile(0.9), rel=1e-12)
-    users = keen(client, keys, "select_unique", event_collection=NAME, timeframe=frame,
-                 target_property="distinct_id").json()["result"]  # fmt: skip
+    users = keen(
+        client,
+        keys,
+        "select_unique",
+        event_collection=NAME,
+        timeframe=frame,
+        target_property="distinct_id",
+    ).json()["result"]
     assert users == sorted(table.user.dropna().unique())
 
     first = min(e["timestamp"] for e in events).replace(second=0)
     window = {"start": first.isoformat(), "end": (first + dt.timedelta(minutes=10)).isoformat()}
-    minutely = keen(client, keys, "count", event_collection=NAME, timeframe=window,
-                    interval="minutely").json()["result"]  # fmt: skip
+    minutely = keen(
+        client, keys, "count", event_collection=NAME, timeframe=window, interval="minutely"
+    ).json()["result"]
     assert [m["value"] for m in minutely] == [
         expected(
             events, "count", first + dt.timedelta(minutes=n), first + dt.timedelta(minutes=n + 1)
@@ -312,8 +345,15 @@ def test_filters_group_by_and_raw_only_analyses_match_pandas(dataset, settings) 
     ]
 
     settings.AD_HOC_MAX_DAYS = 2
-    too_wide = keen(client, keys, "median", event_collection=NAME, timeframe=frame,
-                    target_property="amount", max_age=0)  # fmt: skip
+    too_wide = keen(
+        client,
+        keys,
+        "median",
+        event_collection=NAME,
+        timeframe=frame,
+        target_property="amount",
+        max_age=0,
+    )
     assert too_wide.status_code == 400
     assert too_wide.json()["message"].endswith("narrow the timeframe")
 
@@ -323,13 +363,28 @@ def test_multi_analysis_and_funnel(dataset, topic_prefix) -> None:
     client = Client()
     frame = {"start": "2026-09-29T00:00:00Z", "end": "2026-10-02T00:00:00Z"}
     start, end = DAY0, DAY0 + dt.timedelta(days=3)
-    analyses = {"n": {"analysis_type": "count"},
-                "total": {"analysis_type": "sum", "target_property": "amount"}}  # fmt: skip
-    multi = keen(client, keys, "multi_analysis", event_collection=NAME, timeframe=frame,
-                 analyses=json.dumps(analyses)).json()["result"]  # fmt: skip
+    analyses = {
+        "n": {"analysis_type": "count"},
+        "total": {"analysis_type": "sum", "target_property": "amount"},
+    }
+    multi = keen(
+        client,
+        keys,
+        "multi_analysis",
+        event_collection=NAME,
+        timeframe=frame,
+        analyses=json.dumps(analyses),
+    ).json()["result"]
     assert multi == {"n": 300, "total": expected(events, "sum", start, end)}
-    daily = keen(client, keys, "multi_analysis", event_collection=NAME, timeframe=frame,
-                 interval="daily", analyses=json.dumps(analyses)).json()["result"]  # fmt: skip
+    daily = keen(
+        client,
+        keys,
+        "multi_analysis",
+        event_collection=NAME,
+        timeframe=frame,
+        interval="daily",
+        analyses=json.dumps(analyses),
+    ).json()["result"]
     assert [d["value"]["n"] for d in daily] == [
         expected(events, "count", start + dt.timedelta(days=n), start + dt.timedelta(days=n + 1))
         for n in range(3)
@@ -337,10 +392,16 @@ def test_multi_analysis_and_funnel(dataset, topic_prefix) -> None:
 
     signup_at = {f"user-{n}": DAY0 + dt.timedelta(hours=n) for n in range(1, 11)}
     signups = [
-        {"event_id": str(uuid.uuid4()), "name": "signup", "category": "web", "distinct_id": user,
-         "timestamp": when, "properties": {}}
+        {
+            "event_id": str(uuid.uuid4()),
+            "name": "signup",
+            "category": "web",
+            "distinct_id": user,
+            "timestamp": when,
+            "properties": {},
+        }
         for user, when in signup_at.items()
-    ]  # fmt: skip
+    ]
     produce(topic_prefix, signups, keys["project_id"])
     run_aggregation()
     steps = [

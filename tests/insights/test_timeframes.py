@@ -47,8 +47,12 @@ def test_absolute_timeframes_as_object_or_json() -> None:
     expected = Timeframe(at(2026, 11, 1), at(2026, 11, 2, 1))
     value = {"start": "2026-11-01T00:00:00Z", "end": "2026-11-02T02:00:00+01:00"}
     assert resolve_timeframe(value, now=NOW) == expected
-    assert resolve_timeframe('{"start": "2026-11-01T00:00:00Z", "end": "2026-11-02T01:00:00Z"}',
-                             now=NOW) == expected  # fmt: skip
+    assert (
+        resolve_timeframe(
+            '{"start": "2026-11-01T00:00:00Z", "end": "2026-11-02T01:00:00Z"}', now=NOW
+        )
+        == expected
+    )
 
 
 @pytest.mark.parametrize(
@@ -61,7 +65,7 @@ def test_absolute_timeframes_as_object_or_json() -> None:
         ({"start": "2026-11-01T00:00", "end": "2026-11-02T00:00Z"}, "timeframe.start", "offset"),
         ({"start": "2026-11-01T00:00:00Z", "end": "soon"}, "timeframe.end", "ISO-8601"),
     ],
-)  # fmt: skip
+)
 def test_bad_timeframes_name_the_field(value, field, fragment) -> None:
     with pytest.raises(QueryError) as caught:
         resolve_timeframe(value, now=NOW)
@@ -73,11 +77,13 @@ def test_buckets_tile_the_timeframe_and_are_bounded() -> None:
     frame = resolve_timeframe("previous_3_hours", now=NOW)
     assert buckets(frame, "hour") == [at(2026, 11, 26, h) for h in (16, 17, 18)]
     assert buckets(resolve_timeframe("this_2_days", now=NOW), "day") == [
-        at(2026, 11, 25), at(2026, 11, 26),
-    ]  # fmt: skip
+        at(2026, 11, 25),
+        at(2026, 11, 26),
+    ]
     assert buckets(resolve_timeframe("previous_2_months", now=NOW), "month") == [
-        at(2026, 9, 1), at(2026, 10, 1),
-    ]  # fmt: skip
+        at(2026, 9, 1),
+        at(2026, 10, 1),
+    ]
     with pytest.raises(QueryError, match="more than 2500 buckets"):
         buckets(resolve_timeframe("previous_2501_hours", now=NOW), "hour")
     with pytest.raises(QueryError, match="must start on a whole day"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from fractions import Fraction
 
 import numpy as np
@@ -13,7 +14,9 @@ from hypothesis import strategies as st
 
 from movingavg import create_moving_average, moving_average_series
 
-KINDS = [
+Spec = tuple[str, int | None, float | None]  # kind, n, alpha
+
+KINDS: list[Spec] = [
     ("sma", 1, None),
     ("sma", 4, None),
     ("sma", 100, None),
@@ -24,7 +27,9 @@ KINDS = [
 ]
 
 
-def one_by_one(values, kind: str, n, alpha) -> np.ndarray:
+def one_by_one(
+    values: Iterable[float], kind: str, n: int | None, alpha: float | None
+) -> np.ndarray:
     engine = create_moving_average(kind, n, alpha=alpha)
     out = []
     for value in values:
@@ -38,7 +43,7 @@ elements = st.floats(allow_nan=False, allow_infinity=False, min_value=-1e200, ma
 
 @settings(max_examples=150, deadline=None)
 @given(st.lists(elements, max_size=200), st.sampled_from(KINDS))
-def test_batch_equals_feeding_one_by_one(values: list[float], spec) -> None:
+def test_batch_equals_feeding_one_by_one(values: list[float], spec: Spec) -> None:
     kind, n, alpha = spec
     expected = one_by_one(values, kind, n, alpha)
     np.testing.assert_array_equal(moving_average_series(values, kind, n, alpha=alpha), expected)
@@ -48,7 +53,7 @@ def test_batch_equals_feeding_one_by_one(values: list[float], spec) -> None:
 
 
 @pytest.mark.parametrize("spec", KINDS, ids=str)
-def test_batch_on_a_long_realistic_series(spec) -> None:
+def test_batch_on_a_long_realistic_series(spec: Spec) -> None:
     kind, n, alpha = spec
     values = np.random.default_rng(7).normal(100.0, 30.0, 20_000)
     result = moving_average_series(values, kind, n, alpha=alpha)
@@ -105,7 +110,9 @@ def test_batch_accepts_ints_fractions_and_numeric_arrays() -> None:
         (np.ones((2, 2)), ValueError, "one-dimensional"),
     ],
 )
-def test_batch_validates_like_add_element(values, error, message) -> None:
+def test_batch_validates_like_add_element(
+    values: object, error: type[Exception], message: str
+) -> None:
     with pytest.raises(error, match=message):
         moving_average_series(values, "sma", 2)
 

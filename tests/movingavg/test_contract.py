@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from fractions import Fraction
 
@@ -12,6 +12,8 @@ import numpy as np
 import pytest
 
 from movingavg import EmptyWindowError, MovingAverageInterface
+
+EngineSpec = tuple[Callable[[], MovingAverageInterface], int | None]  # see conftest.ENGINES
 
 
 class Level(enum.IntEnum):
@@ -59,7 +61,7 @@ def test_constant_input_is_within_an_ulp(engine: MovingAverageInterface) -> None
     assert abs(engine.getMovingAverage() - 0.1) <= math.ulp(0.1)
 
 
-def test_elements_are_oldest_first_and_bounded(engine_spec) -> None:
+def test_elements_are_oldest_first_and_bounded(engine_spec: EngineSpec) -> None:
     factory, retained = engine_spec
     engine = factory()
     values = [float(i) for i in range(1, 151)]
@@ -130,7 +132,9 @@ def test_keeps_ints_and_fractions_as_given(engine: MovingAverageInterface) -> No
     [True, False, np.True_, Decimal("1.5"), "1.5", None, 1j, np.float32(1.5), np.int64(3), [1.0]],
     ids=repr,
 )
-def test_rejects_non_real_values_with_type_error(engine, value: object) -> None:
+def test_rejects_non_real_values_with_type_error(
+    engine: MovingAverageInterface, value: object
+) -> None:
     engine.addElement(1.0)
     before = snapshot(engine)
     with pytest.raises(TypeError):
@@ -143,7 +147,9 @@ def test_rejects_non_real_values_with_type_error(engine, value: object) -> None:
     [math.nan, math.inf, -math.inf, np.float64("nan"), 10**400, Fraction(10**400, 3)],
     ids=repr,
 )
-def test_rejects_non_finite_values_with_value_error(engine, value: object) -> None:
+def test_rejects_non_finite_values_with_value_error(
+    engine: MovingAverageInterface, value: object
+) -> None:
     engine.addElement(2.0)
     before = snapshot(engine)
     with pytest.raises(ValueError, match=r"finite|too large"):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Iterable
 from fractions import Fraction
 
 import numpy as np
@@ -13,9 +14,11 @@ import pytest
 from movingavg import (
     CumulativeMovingAverage,
     ExponentialMovingAverage,
+    MovingAverageInterface,
     SimpleMovingAverage,
     WeightedMovingAverage,
 )
+from movingavg.engines.validation import Element
 
 
 def series(seed: int, size: int) -> list[float]:
@@ -24,7 +27,7 @@ def series(seed: int, size: int) -> list[float]:
     return [rng.choice((-1, 1)) * rng.random() * 10.0 ** rng.randint(-12, 12) for _ in range(size)]
 
 
-def feed(engine, values):
+def feed(engine: MovingAverageInterface, values: Iterable[Element]) -> list[float]:
     """The average after each value."""
     averages = []
     for value in values:
@@ -167,7 +170,7 @@ def ema_reference(values: list[float], alpha: float) -> list[float]:
 
 
 @pytest.mark.parametrize(("span", "alpha"), [(1, None), (9, None), (None, 0.3), (None, 1e-6)])
-def test_ema_matches_pandas_ewm_without_adjustment(span, alpha) -> None:
+def test_ema_matches_pandas_ewm_without_adjustment(span: int | None, alpha: float | None) -> None:
     values = np.random.default_rng(5).normal(100.0, 15.0, 3_000)
     engine = ExponentialMovingAverage(span, alpha=alpha)
     averages = np.array(feed(engine, values.tolist()))

@@ -6,6 +6,7 @@ import doctest
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +26,8 @@ from movingavg import (
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
+WindowedEngine = Callable[..., MovingAverageInterface]
+
 
 def test_interface_cannot_be_instantiated() -> None:
     with pytest.raises(TypeError, match="abstract"):
@@ -33,7 +36,7 @@ def test_interface_cannot_be_instantiated() -> None:
 
 def test_incomplete_implementation_cannot_be_instantiated() -> None:
     class Partial(MovingAverageInterface):
-        def addElement(self, value):
+        def addElement(self, value: float) -> None:
             pass
 
     with pytest.raises(TypeError, match="abstract"):
@@ -45,13 +48,13 @@ def test_minimal_implementation_gets_bound_aliases() -> None:
         def __init__(self) -> None:
             self.items: list[float] = []
 
-        def addElement(self, value):
+        def addElement(self, value: float) -> None:
             self.items.append(value)
 
-        def getMovingAverage(self):
+        def getMovingAverage(self) -> float:
             return self.items[-1]
 
-        def getElements(self):
+        def getElements(self) -> tuple[float, ...]:
             return tuple(self.items)
 
     last = Last()
@@ -115,7 +118,12 @@ def test_public_names() -> None:
         ("ema", (), {"alpha": 0.2}, ExponentialMovingAverage),
     ],
 )
-def test_factory_builds_each_kind(kind, args, kwargs, expected) -> None:
+def test_factory_builds_each_kind(
+    kind: str,
+    args: tuple[int, ...],
+    kwargs: dict[str, float],
+    expected: type[MovingAverageInterface],
+) -> None:
     engine = create_moving_average(kind, *args, **kwargs)
     assert type(engine) is expected
     assert ENGINES[kind] is expected
@@ -147,7 +155,9 @@ def test_factory_passes_span_and_alpha_to_the_ema() -> None:
         (lambda: create_moving_average("ema", 3, alpha=0.5), TypeError, "exactly one"),
     ],
 )
-def test_factory_rejects_bad_parameters(call, error, message) -> None:
+def test_factory_rejects_bad_parameters(
+    call: Callable[[], object], error: type[Exception], message: str
+) -> None:
     with pytest.raises(error, match=message):
         call()
 
@@ -159,28 +169,28 @@ def test_factory_rejects_bad_parameters(call, error, message) -> None:
 )
 class TestWindowSize:
     @pytest.mark.parametrize("size", [0, -1, -(10**30)])
-    def test_not_positive_is_a_value_error(self, make, size) -> None:
+    def test_not_positive_is_a_value_error(self, make: WindowedEngine, size: int) -> None:
         with pytest.raises(ValueError, match="positive int"):
             make(size)
 
     @pytest.mark.parametrize("size", [2.0, 2.5, "3", True, False, np.float64(3), None])
-    def test_not_an_int_is_a_type_error(self, make, size) -> None:
+    def test_not_an_int_is_a_type_error(self, make: WindowedEngine, size: object) -> None:
         with pytest.raises(TypeError):
             make(size)
 
-    def test_integer_like_sizes_are_accepted(self, make) -> None:
+    def test_integer_like_sizes_are_accepted(self, make: WindowedEngine) -> None:
         engine = make(np.int64(4))
         engine.addElement(1.0)
         assert engine.getMovingAverage() == 1.0
 
 
 @pytest.mark.parametrize("alpha", [0, 0.0, -0.1, 1.0000001, 2, float("nan"), float("inf")])
-def test_alpha_out_of_range_is_a_value_error(alpha) -> None:
+def test_alpha_out_of_range_is_a_value_error(alpha: float) -> None:
     with pytest.raises(ValueError, match=r"\(0, 1\]"):
         ExponentialMovingAverage(alpha=alpha)
 
 
 @pytest.mark.parametrize("alpha", ["0.5", True, None, 1j])
-def test_alpha_of_the_wrong_type_is_a_type_error(alpha) -> None:
+def test_alpha_of_the_wrong_type_is_a_type_error(alpha: object) -> None:
     with pytest.raises(TypeError):
         ExponentialMovingAverage(alpha=alpha) if alpha is not None else ExponentialMovingAverage()

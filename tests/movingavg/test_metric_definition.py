@@ -6,6 +6,7 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from movingavg.charts import line_chart
+from movingavg.engines import KINDS
 from movingavg.models import MetricDefinition
 
 
@@ -24,14 +25,29 @@ def test_validation_names_the_field() -> None:
 
 
 def test_query_params() -> None:
-    unique = MetricDefinition(event_collection="e", analysis="count_unique", interval="hourly",
-                              kind="sma", window=24)  # fmt: skip
-    assert unique.query_params() == {"event_collection": "e", "interval": "hourly", "kind": "sma",
-                                     "target_property": "distinct_id", "window": 24}  # fmt: skip
-    total = MetricDefinition(event_collection="e", analysis="sum", target_property="amount",
-                             kind="cma")  # fmt: skip
-    assert total.query_params() == {"event_collection": "e", "interval": "daily", "kind": "cma",
-                                    "target_property": "amount"}  # fmt: skip
+    unique = MetricDefinition(
+        event_collection="e", analysis="count_unique", interval="hourly", kind="sma", window=24
+    )
+    assert unique.query_params() == {
+        "event_collection": "e",
+        "interval": "hourly",
+        "kind": "sma",
+        "target_property": "distinct_id",
+        "window": 24,
+    }
+    total = MetricDefinition(
+        event_collection="e", analysis="sum", target_property="amount", kind="cma"
+    )
+    assert total.query_params() == {
+        "event_collection": "e",
+        "interval": "daily",
+        "kind": "cma",
+        "target_property": "amount",
+    }
+
+
+def test_kinds_are_the_engines_kinds() -> None:
+    assert sorted(MetricDefinition.Kind.values) == sorted(KINDS)
 
 
 def test_chart_scales_points_into_the_frame() -> None:

@@ -14,6 +14,7 @@ from movingavg import (
     SimpleMovingAverage,
     WeightedMovingAverage,
 )
+from movingavg.engines.validation import Element
 
 # below 1e300 so that math.fsum of a window (the reference) cannot overflow
 elements = st.one_of(
@@ -23,11 +24,12 @@ elements = st.one_of(
 )
 # each step adds an element, then maybe reads the average
 steps = st.lists(st.tuples(elements, st.booleans()), min_size=1, max_size=300)
+Operations = list[tuple[Element, bool]]
 
 
 @settings(max_examples=300, deadline=None)
 @given(st.integers(1, 120), steps)
-def test_sma_is_always_fsum_of_its_window(n: int, operations) -> None:
+def test_sma_is_always_fsum_of_its_window(n: int, operations: Operations) -> None:
     sma = SimpleMovingAverage(n)
     added: list[object] = []
     for value, read in operations:
@@ -43,7 +45,7 @@ def test_sma_is_always_fsum_of_its_window(n: int, operations) -> None:
 
 @settings(max_examples=200, deadline=None)
 @given(steps)
-def test_cma_is_always_fsum_of_everything(operations) -> None:
+def test_cma_is_always_fsum_of_everything(operations: Operations) -> None:
     cma = CumulativeMovingAverage()
     added: list[object] = []
     for value, read in operations:
@@ -56,7 +58,7 @@ def test_cma_is_always_fsum_of_everything(operations) -> None:
 
 @settings(max_examples=200, deadline=None)
 @given(st.integers(1, 30), steps)
-def test_wma_is_always_the_correctly_rounded_weighted_mean(n: int, operations) -> None:
+def test_wma_is_always_the_correctly_rounded_weighted_mean(n: int, operations: Operations) -> None:
     wma = WeightedMovingAverage(n)
     added: list[float] = []
     for value, read in operations:
@@ -74,7 +76,9 @@ def test_wma_is_always_the_correctly_rounded_weighted_mean(n: int, operations) -
     st.floats(min_value=1e-3, max_value=1.0),
     st.lists(st.floats(min_value=-1e6, max_value=1e6), min_size=1, max_size=200),
 )
-def test_ema_stays_between_the_extremes_and_tracks_exact_arithmetic(alpha, values) -> None:
+def test_ema_stays_between_the_extremes_and_tracks_exact_arithmetic(
+    alpha: float, values: list[float]
+) -> None:
     ema = ExponentialMovingAverage(alpha=alpha)
     exact = Fraction(values[0])
     for index, value in enumerate(values):
@@ -90,7 +94,7 @@ def test_ema_stays_between_the_extremes_and_tracks_exact_arithmetic(alpha, value
 
 @settings(max_examples=100, deadline=None)
 @given(st.integers(1, 50), st.lists(elements, min_size=1, max_size=200))
-def test_reading_late_equals_reading_every_time(n: int, values) -> None:
+def test_reading_late_equals_reading_every_time(n: int, values: list[Element]) -> None:
     eager, lazy = SimpleMovingAverage(n), SimpleMovingAverage(n)
     for value in values:
         eager.addElement(value)

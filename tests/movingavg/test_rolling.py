@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from movingavg.rolling import MAX_LEVELS, rolling_fsums
+from movingavg.engines.rolling import MAX_LEVELS, rolling_fsums
 
 
 def reference(values: np.ndarray, n: int | None) -> np.ndarray:
@@ -48,7 +48,9 @@ def test_equals_fsum_of_each_window(values: np.ndarray, n: int | None) -> None:
     st.lists(st.integers(-80, 0), min_size=1, max_size=80),
     st.integers(1, 20),
 )
-def test_equals_fsum_on_a_few_binades(scale, mantissas, shifts, n) -> None:
+def test_equals_fsum_on_a_few_binades(
+    scale: int, mantissas: list[int], shifts: list[int], n: int
+) -> None:
     # values 2**(scale + shift) * mantissa: a span that needs 2 to 4 levels, with ties
     size = min(len(mantissas), len(shifts))
     values = np.ldexp(np.array(mantissas[:size], dtype=float), scale + np.array(shifts[:size]))

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from movingavg.summation import ExactSum, expansion, to_units, units_ratio
+from movingavg.engines.summation import ExactSum, expansion, to_units, units_ratio
 
 finite = st.floats(allow_nan=False, allow_infinity=False)
 moderate = st.floats(allow_nan=False, allow_infinity=False, min_value=-1e300, max_value=1e300)
@@ -39,7 +39,7 @@ def test_expansion_is_exact_and_leads_with_fsum(values: list[float]) -> None:
 
 
 @given(st.lists(st.tuples(st.booleans(), finite), max_size=60))
-def test_exact_sum_tracks_adds_and_removes_exactly(operations) -> None:
+def test_exact_sum_tracks_adds_and_removes_exactly(operations: list[tuple[bool, float]]) -> None:
     total, exact = ExactSum(), Fraction(0)
     for add, value in operations:
         if add:

@@ -40,8 +40,12 @@ def wait_for_port(port: int, process: subprocess.Popen, timeout: float = 60) -> 
 def manage(env: dict[str, str], *args: str) -> str:
     result = subprocess.run(
         [sys.executable, "manage.py", *args],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     return result.stdout
 
@@ -65,7 +69,10 @@ _UPSTREAM_SERVER = re.compile(r"^( *)server web-\d+:8000( [^;]*)?;\n", re.MULTIL
 
 def _nginx_version(nginx: str) -> tuple[int, ...]:
     banner = subprocess.run([nginx, "-v"], capture_output=True, text=True, check=True).stderr
-    return tuple(int(part) for part in re.search(r"nginx/([\d.]+)", banner)[1].split("."))
+    found = re.search(r"nginx/([\d.]+)", banner)
+    if found is None:
+        raise RuntimeError(f"no version in nginx -v: {banner!r}")
+    return tuple(int(part) for part in found[1].split("."))
 
 
 def render_site_conf(
@@ -115,14 +122,30 @@ def nginx_conf(tmp: Path, port: int, upstreams: list[int]) -> Path:
     from services.localstack.install import nginx_binary
 
     subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-         "-subj", "/CN=127.0.0.1", "-keyout", str(tmp / "tls.key"), "-out", str(tmp / "tls.crt")],
-        check=True, capture_output=True,
-    )  # fmt: skip
-    site = tmp / "default.conf"
-    site.write_text(
-        render_site_conf(tmp, port, upstreams, http_port=free_port(), nginx=nginx_binary())
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-keyout",
+            str(tmp / "tls.key"),
+            "-out",
+            str(tmp / "tls.crt"),
+        ],
+        check=True,
+        capture_output=True,
     )
+    site = tmp / "default.conf"
+    nginx = nginx_binary()
+    if nginx is None:
+        raise RuntimeError("nginx is not installed (python -m services.localstack install)")
+    site.write_text(render_site_conf(tmp, port, upstreams, http_port=free_port(), nginx=nginx))
     conf = tmp / "nginx.conf"
     conf.write_text(f"""
 user {pwd.getpwuid(os.getuid()).pw_name};

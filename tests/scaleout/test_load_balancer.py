@@ -38,6 +38,7 @@ class Answer:
 
 
 def _get(port: int, path: str, *, tls: bool) -> Answer:
+    connection: http.client.HTTPConnection
     if tls:
         context = ssl._create_unverified_context()  # the test's self-signed certificate
         connection = http.client.HTTPSConnection("127.0.0.1", port, context=context, timeout=30)
@@ -87,10 +88,11 @@ def test_killing_one_instance_under_load_loses_nothing(tmp_path, stack_env, kafk
     try:
         with WebTier(tmp_path, stack_env) as tier:
             clients = [
-                LoadClient(tier.port, keys["write_key"], f"lb{c}-{uuid.uuid4().hex[:6]}",
-                           sent, statuses)
+                LoadClient(
+                    tier.port, keys["write_key"], f"lb{c}-{uuid.uuid4().hex[:6]}", sent, statuses
+                )
                 for c in range(CLIENTS)
-            ]  # fmt: skip
+            ]
             for client in clients:
                 client.start()
             total = CLIENTS * REQUESTS_PER_CLIENT

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.core.management.base import BaseCommand
 
 from events.kafka_topics import TopicPlan, ensure_topics
@@ -13,7 +15,7 @@ class Command(BaseCommand):
         "KAFKA_TOPIC_REPLICATION_FACTOR and KAFKA_TOPIC_MIN_INSYNC_REPLICAS."
     )
 
-    def handle(self, *args, **options) -> None:
+    def handle(self, *args: Any, **options: Any) -> None:
         plan = TopicPlan.from_settings()
         created, existing = ensure_topics(plan)
         for name in created:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
@@ -18,7 +19,7 @@ class Command(BaseCommand):
             "--json", action="store_true", dest="as_json", help="Print the result as JSON"
         )
 
-    def handle(self, *args, name: str, as_json: bool = False, **options) -> None:
+    def handle(self, *args: Any, name: str, as_json: bool = False, **options: Any) -> None:
         try:
             project, keys = create_project_with_keys(name=name)
         except ValueError as exc:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from insights.aggregation import AggregationBusy, LeaseLost, run_aggregation
 from insights.models import JobRun
@@ -28,7 +29,7 @@ class Command(BaseCommand):
         "deduplicated and rollups recomputed)."
     )
 
-    def add_arguments(self, parser) -> None:
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
             "--wait",
             type=float,
@@ -47,7 +48,7 @@ class Command(BaseCommand):
             help="reread every partition from offset N (0 = everything still in Kafka)",
         )
 
-    def handle(self, *args, **options) -> None:
+    def handle(self, *args: Any, **options: Any) -> None:
         started = time.monotonic()
 
         def progress(message: str) -> None:

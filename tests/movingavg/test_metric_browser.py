@@ -26,9 +26,14 @@ def test_metric_page_shows_the_series_and_its_moving_average(dataset) -> None:  
 
     project = Project.objects.get(id=keys["project_id"])
     metric = MetricDefinition.objects.create(
-        project=project, name="daily purchases", event_collection=NAME, analysis="count",
-        interval="daily", kind="sma", window=2,
-    )  # fmt: skip
+        project=project,
+        name="daily purchases",
+        event_collection=NAME,
+        analysis="count",
+        interval="daily",
+        kind="sma",
+        window=2,
+    )
     staff = Client()
     staff.force_login(get_user_model().objects.create_superuser("admin", "a@example.com", "pw"))
 
@@ -41,10 +46,18 @@ def test_metric_page_shows_the_series_and_its_moving_average(dataset) -> None:  
     assert staff.get(url).status_code == 200
 
     frame = json.dumps({"start": "2026-09-29T00:00:00Z", "end": "2026-10-02T00:00:00Z"})
-    page = staff.get("/admin/movingavg/metricdefinition/browse/", {
-        "project": project.id, "event_collection": NAME, "analysis": "count", "timeframe": frame,
-        "interval": "daily", "kind": "sma", "window": 2,
-    })  # fmt: skip
+    page = staff.get(
+        "/admin/movingavg/metricdefinition/browse/",
+        {
+            "project": project.id,
+            "event_collection": NAME,
+            "analysis": "count",
+            "timeframe": frame,
+            "interval": "daily",
+            "kind": "sma",
+            "window": 2,
+        },
+    )
     assert page.status_code == 200
     html = page.text
     assert '<svg id="metric-chart"' in html
@@ -59,10 +72,16 @@ def test_metric_page_shows_the_series_and_its_moving_average(dataset) -> None:  
     assert averages == pytest.approx(pd.Series(counts).rolling(2, min_periods=1).mean().tolist())
     assert metric.query_params()["window"] == 2
 
-    rollups = staff.get("/admin/movingavg/metricdefinition/rollups/", {
-        "project": project.id, "event_collection": NAME, "metric": "events",
-        "granularity": "day", "period": "2026",
-    })  # fmt: skip
+    rollups = staff.get(
+        "/admin/movingavg/metricdefinition/rollups/",
+        {
+            "project": project.id,
+            "event_collection": NAME,
+            "metric": "events",
+            "granularity": "day",
+            "period": "2026",
+        },
+    )
     assert rollups.status_code == 200
     stored = [int(v) for v in re.findall(r'<td class="count">([^<]*)</td>', rollups.text)]
     # Each day has a row per category and one for "all": their counts add up twice.

@@ -22,15 +22,20 @@ import json
 import math
 import re
 import zlib
+from collections.abc import Mapping
+from typing import IO, Any
 
 from django.conf import settings
 from rest_framework.exceptions import ParseError, UnsupportedMediaType
 from rest_framework.parsers import BaseParser
 
-from .errors import PayloadTooLarge
+
+class PayloadTooLarge(ValueError):
+    """A body (or a value decoded like one) past its byte limit; the message names the
+    limit. ``analytics_site.errors`` answers it 413."""
 
 
-def read_body(stream, *, encoding: str, limit: int) -> bytes:
+def read_body(stream: IO[bytes] | None, *, encoding: str, limit: int) -> bytes:
     """The request body, gunzipped when ``encoding`` says gzip; 413 past ``limit`` bytes."""
     raw = stream.read(limit + 1) if stream is not None else b""
     encoding = encoding.strip().lower()
@@ -56,11 +61,11 @@ def read_body(stream, *, encoding: str, limit: int) -> bytes:
     return body
 
 
-def _no_duplicate_keys(pairs: list[tuple[str, object]]) -> dict:
+def _no_duplicate_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:
     result = dict(pairs)
     if len(result) != len(pairs):
-        seen: set[str] = set()
-        duplicate = next(key for key, _ in pairs if key in seen or seen.add(key))
+        keys = [key for key, _ in pairs]
+        duplicate = next(key for index, key in enumerate(keys) if key in keys[:index])
         raise ParseError(f"the request body has the key {duplicate!r} twice in one object")
     return result
 
@@ -176,10 +181,15 @@ class StrictJSONParser(BaseParser):
 
     media_type = "application/json"
 
-    def body_limit(self, parser_context: dict) -> int:
+    def body_limit(self, parser_context: Mapping[str, Any]) -> int:
         return settings.DATA_UPLOAD_MAX_MEMORY_SIZE
 
-    def parse(self, stream, media_type=None, parser_context=None):
+    def parse(
+        self,
+        stream: IO[bytes] | None,
+        media_type: str | None = None,
+        parser_context: Mapping[str, Any] | None = None,
+    ) -> Any:
         context = parser_context or {}
         request = context.get("request")
         encoding = request.META.get("HTTP_CONTENT_ENCODING", "") if request is not None else ""

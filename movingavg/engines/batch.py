@@ -5,8 +5,8 @@ returns after feeding ``values[: i + 1]`` one by one to ``create_moving_average(
 alpha=alpha)``: the same numbers, bit for bit (warm-up included: the first windows average
 the elements there are, unlike pandas' leading NaNs).
 
-- ``"sma"`` and ``"cma"`` are vectorised (``movingavg.rolling``): exact window sums in a few
-  numpy passes, about as fast as ``pandas.Series.rolling(n).mean()``.
+- ``"sma"`` and ``"cma"`` are vectorised (``movingavg.engines.rolling``): exact window sums in
+  a few numpy passes, about as fast as ``pandas.Series.rolling(n).mean()``.
 - ``"wma"`` and ``"ema"`` run the streaming engine over the values (pure Python, O(len)).
 
 numpy is imported on first use, so importing ``movingavg`` stays light.
@@ -17,8 +17,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from movingavg.factory import create_moving_average
-from movingavg.validation import Element, check_value
+from movingavg.engines.factory import create_moving_average
+from movingavg.engines.validation import Element, check_value
 
 if TYPE_CHECKING:
     import numpy as np
@@ -47,7 +47,7 @@ def moving_average_series(
     engine = create_moving_average(kind, n, alpha=alpha)  # validates kind, n and alpha
     array = _as_float64(values)
     if kind in ("sma", "cma"):
-        from movingavg.rolling import rolling_fsums
+        from movingavg.engines.rolling import rolling_fsums
 
         sums = rolling_fsums(array, n if kind == "sma" else None)
         if sums is not None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from movingavg.exact_mean import ExactMeanEngine
+from movingavg.engines.exact_mean import ExactMeanEngine
 
 __all__ = ["CumulativeMovingAverage"]
 

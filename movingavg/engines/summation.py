@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 
-from movingavg.validation import Element
+from movingavg.engines.validation import Element
 
 __all__ = ["UNIT_EXPONENT", "ExactSum", "expansion", "to_units", "units_ratio"]
 

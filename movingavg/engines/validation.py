@@ -16,7 +16,7 @@ with these rules:
   ``getElements()`` returns them unchanged.
 
 Every engine sums an element as ``float(element)``, its nearest float; from there on the
-arithmetic is exact (see ``movingavg.summation``).
+arithmetic is exact (see ``movingavg.engines.summation``).
 """
 
 from __future__ import annotations

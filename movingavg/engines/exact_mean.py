@@ -25,11 +25,11 @@ import math
 from collections import deque
 from itertools import islice
 
-from movingavg.errors import EmptyWindowError
-from movingavg.interface import MovingAverageInterface
-from movingavg.summation import ExactSum
-from movingavg.validation import Element, check_value
-from movingavg.window import WindowView
+from movingavg.engines.errors import EmptyWindowError
+from movingavg.engines.interface import MovingAverageInterface
+from movingavg.engines.summation import ExactSum
+from movingavg.engines.validation import Element, check_value
+from movingavg.engines.window import WindowView
 
 __all__ = ["ExactMeanEngine"]
 

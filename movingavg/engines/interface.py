@@ -6,7 +6,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Any
 
-from movingavg.validation import Element
+from movingavg.engines.validation import Element
 
 __all__ = ["MovingAverageInterface"]
 
@@ -22,9 +22,9 @@ class MovingAverageInterface(ABC):
 
     Contract, for every implementation:
 
-    - ``addElement(value)`` accepts int, float and Fraction (see ``movingavg.validation``),
-      raises TypeError for other types and ValueError for NaN/±inf, and leaves the engine
-      unchanged when it raises. O(1).
+    - ``addElement(value)`` accepts int, float and Fraction (see
+      ``movingavg.engines.validation``), raises TypeError for other types and ValueError for
+      NaN/±inf, and leaves the engine unchanged when it raises. O(1).
     - ``getMovingAverage()`` returns the average as a float, O(1), or amortised O(1) where
       an engine says so (one call may then cost O(k) after k additions); before the first
       element it raises ``EmptyWindowError`` (a ValueError).

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from movingavg.exact_mean import ExactMeanEngine
-from movingavg.validation import check_window_size
+from movingavg.engines.exact_mean import ExactMeanEngine
+from movingavg.engines.validation import check_window_size
 
 __all__ = ["SimpleMovingAverage"]
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections import deque
 
-from movingavg.errors import EmptyWindowError
-from movingavg.interface import MovingAverageInterface
-from movingavg.summation import to_units, units_ratio
-from movingavg.validation import Element, check_value, check_window_size
-from movingavg.window import WindowView
+from movingavg.engines.errors import EmptyWindowError
+from movingavg.engines.interface import MovingAverageInterface
+from movingavg.engines.summation import to_units, units_ratio
+from movingavg.engines.validation import Element, check_value, check_window_size
+from movingavg.engines.window import WindowView
 
 __all__ = ["WeightedMovingAverage"]
 

@@ -1,27 +1,30 @@
-"""Ad-hoc queries: filters, group_by and the analyses rollups cannot answer, computed
-over the raw events with a bounded scan.
+"""Raw-event answers: filters, group_by and the analyses rollups cannot answer,
+computed over the raw events of a bounded scan (``reads.scan``).
 
 An event is seen as Keen sees it: its properties (nested ones by dotted path),
 plus ``distinct_id``, ``category``, ``keen.timestamp``, ``keen.id`` and
-``keen.created_at``. Pure functions here; ``scan`` does the reading.
+``keen.created_at``. Pure functions, but ``answer_from_raw_events``, which reads
+through ``Reads``.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
 
-from analytics_site.json_parsing import decode_json
 from spark import exact
 
-from . import selectors
-from .timeframes import QueryError, Timeframe, floor, iso, shift
+from .errors import QueryError
+from .queries import Query, local_groups, parse_order_by
+from .reads import Reads
+from .series import series_of
+from .timeframes import floor, iso
 
-OPERATORS = ("eq", "ne", "lt", "lte", "gt", "gte", "exists", "in", "contains", "not_contains")
 MISSING = object()
 
 
@@ -63,38 +66,10 @@ def _resolve(node: Any, parts: list[str]) -> Any:
     return MISSING
 
 
-def parse_filters(value: object) -> list[dict]:
-    """Keen filters (a list, or its JSON) checked: property_name, operator, property_value."""
-    if isinstance(value, str):
-        try:
-            value = decode_json(value)
-        except ValueError:
-            raise QueryError("filters", "is not valid JSON") from None
-    if value in (None, ""):
-        return []
-    if not isinstance(value, list):
-        raise QueryError("filters", "must be a list of {property_name, operator, property_value}")
-    checked = []
-    for index, item in enumerate(value):
-        field = f"filters[{index}]"
-        if not isinstance(item, dict) or not isinstance(item.get("property_name"), str):
-            raise QueryError(field, "needs a property_name")
-        if item.get("operator") not in OPERATORS:
-            raise QueryError(f"{field}.operator", f"must be one of {', '.join(OPERATORS)}")
-        if item["operator"] == "in" and not isinstance(item.get("property_value"), list):
-            raise QueryError(f"{field}.property_value", "must be a list for the in operator")
-        if item["operator"] == "exists" and not isinstance(item.get("property_value"), bool):
-            raise QueryError(
-                f"{field}.property_value", "must be true or false for the exists operator"
-            )
-        checked.append(item)
-    return checked
-
-
 def _comparable(a: Any, b: Any) -> bool:
     numbers = (int, float, Decimal)
-    return (isinstance(a, numbers) and not isinstance(a, bool) and isinstance(b, numbers)
-            and not isinstance(b, bool)) or (isinstance(a, str) and isinstance(b, str))  # fmt: skip
+    both_numbers = all(isinstance(x, numbers) and not isinstance(x, bool) for x in (a, b))
+    return both_numbers or (isinstance(a, str) and isinstance(b, str))
 
 
 def same(a: Any, b: Any) -> bool:
@@ -107,12 +82,28 @@ def same(a: Any, b: Any) -> bool:
     if isinstance(a, numbers) or isinstance(b, numbers):
         return isinstance(a, numbers) and isinstance(b, numbers) and a == b
     if isinstance(a, list) or isinstance(b, list):
-        return (isinstance(a, list) and isinstance(b, list) and len(a) == len(b)
-                and all(same(x, y) for x, y in zip(a, b, strict=True)))  # fmt: skip
+        return (
+            isinstance(a, list)
+            and isinstance(b, list)
+            and len(a) == len(b)
+            and all(same(x, y) for x, y in zip(a, b, strict=True))
+        )
     if isinstance(a, dict) or isinstance(b, dict):
-        return (isinstance(a, dict) and isinstance(b, dict) and a.keys() == b.keys()
-                and all(same(a[k], b[k]) for k in a))  # fmt: skip
+        return (
+            isinstance(a, dict)
+            and isinstance(b, dict)
+            and a.keys() == b.keys()
+            and all(same(a[k], b[k]) for k in a)
+        )
     return type(a) is type(b) and a == b
+
+
+_COMPARISONS = {
+    "lt": lambda value, target: value < target,
+    "lte": lambda value, target: value <= target,
+    "gt": lambda value, target: value > target,
+    "gte": lambda value, target: value >= target,
+}
 
 
 def matches(event: dict, filters: list[dict]) -> bool:
@@ -140,8 +131,7 @@ def matches(event: dict, filters: list[dict]) -> bool:
         else:
             if not _comparable(value, target):
                 return False
-            ok = {"lt": value < target, "lte": value <= target,
-                  "gt": value > target, "gte": value >= target}[operator]  # fmt: skip
+            ok = _COMPARISONS[operator](value, target)
         if not ok:
             return False
     return True
@@ -179,7 +169,7 @@ def percentile_of(numbers: list[Decimal], percent: float) -> int | float | str |
 
 def _distinct(analysis: str, values: list[Any]) -> dict[str, Any]:
     """The distinct ``values`` by their JSON; QueryError beyond ``QUERY_MAX_UNIQUE_IDS``,
-    the bound the rollup path (``selectors.bucket_users``) holds too."""
+    the bound the rollup path (``store.bucket_users``) holds too."""
     limit = settings.QUERY_MAX_UNIQUE_IDS
     unique: dict[str, Any] = {}
     for value in values:
@@ -193,7 +183,9 @@ def _distinct(analysis: str, values: list[Any]) -> dict[str, Any]:
     return unique
 
 
-def analyse(analysis: str, events: list[dict], target: str | None, percentile: float | None):
+def analyse(
+    analysis: str, events: list[dict], target: str | None, percentile: float | None
+) -> object:
     """One analysis over already filtered events."""
     if analysis == "count":
         return len(events)
@@ -244,24 +236,13 @@ def _group_value(value: Any) -> Any:
 
 
 def order_and_limit(rows: list[dict], order_by: object, limit: object) -> list[dict]:
-    """Keen's ``order_by`` (a property name or ``{property_name, direction}``, or a list)
-    and ``limit`` on group_by rows."""
-    if isinstance(order_by, str) and order_by.strip()[:1] in "[{":
-        try:
-            order_by = decode_json(order_by)
-        except ValueError:
-            raise QueryError("order_by", "is not valid JSON") from None
-    specs = order_by if isinstance(order_by, list) else [order_by] if order_by else []
+    """Keen's ``order_by`` (as ``queries.parse_order_by`` takes it) and ``limit`` on
+    group_by rows; QueryError for a limit without order_by."""
+    specs = parse_order_by(order_by)
     for spec in reversed(specs):
-        if isinstance(spec, str):
-            spec = {"property_name": spec}
-        if not isinstance(spec, dict) or not isinstance(spec.get("property_name"), str):
-            raise QueryError("order_by", "needs property_name (and direction ASC or DESC)")
-        direction = str(spec.get("direction", "ASC")).upper()
-        if direction not in ("ASC", "DESC"):
-            raise QueryError("order_by", "direction must be ASC or DESC")
         name = spec["property_name"]
-        rows = sorted(rows, key=lambda r: _sort_key(r.get(name)), reverse=direction == "DESC")
+        descending = spec["direction"] == "DESC"
+        rows = sorted(rows, key=lambda r: _sort_key(r.get(name)), reverse=descending)
     if limit not in (None, ""):
         try:
             count = int(limit)
@@ -283,35 +264,30 @@ def _sort_key(value: Any) -> tuple:
     return (2, 0, json.dumps(value, sort_keys=True, default=str))
 
 
-def scan(*, project_id: str, name: str, timeframe: Timeframe) -> Iterator[dict]:
-    """The raw events of ``name`` in ``timeframe``, one day partition at a time.
+def answer_from_raw_events(*, query: Query, reads: Reads) -> object:
+    """Keen's ``result`` for ``query`` from a bounded scan of the raw events."""
+    rows = reads.raw_events(name=query.event_collection, timeframe=query.timeframe)
+    filters = list(query.filters)
+    events = [view for view in map(event_view, rows) if matches(view, filters)]
+    if query.granularity is None:
+        return _result(query, events)
+    by_bucket: dict[dt.datetime, list[dict]] = {}
+    for event in events:
+        moment = dt.datetime.fromisoformat(event["keen"]["timestamp"])
+        by_bucket.setdefault(floor(moment, query.granularity, query.tz), []).append(event)
+    values = [(a, b, _result(query, by_bucket.get(a, []))) for a, b in local_groups(query)]
+    return series_of(query, values)
 
-    Raises QueryError (the caller answers 400) beyond AD_HOC_MAX_DAYS day partitions or
-    AD_HOC_MAX_EVENTS events: the caller must narrow the timeframe.
-    """
-    days = []
-    day = floor(timeframe.start, "day")
-    while day < timeframe.end:
-        days.append(day)
-        day = shift(day, "day", 1)
-    if len(days) > settings.AD_HOC_MAX_DAYS:
-        raise QueryError(
-            "timeframe",
-            f"this query reads raw events and spans {len(days)} days, beyond the limit of "
-            f"{settings.AD_HOC_MAX_DAYS}; narrow the timeframe",
-        )
-    seen = 0
-    for day in days:
-        rows = selectors.raw_event_rows(
-            project_id=project_id, name=name, day=day.date(),
-            start=timeframe.start, end=timeframe.end,
-        )  # fmt: skip
-        for row in rows:
-            seen += 1
-            if seen > settings.AD_HOC_MAX_EVENTS:
-                raise QueryError(
-                    "timeframe",
-                    f"this query reads more than {settings.AD_HOC_MAX_EVENTS} raw events; "
-                    "narrow the timeframe",
-                )
-            yield row
+
+def _result(query: Query, members: list[dict]) -> object:
+    """The analysis over one bucket's events: a value, or group_by rows."""
+    if not query.group_by:
+        return analyse(query.analysis, members, query.target_property, query.percentile)
+    rows = grouped(
+        query.analysis,
+        members,
+        target=query.target_property,
+        percentile=query.percentile,
+        group_by=list(query.group_by),
+    )
+    return order_and_limit(rows, query.order_by, query.limit)

@@ -7,7 +7,7 @@ from collections.abc import Iterator, Sequence
 from itertools import islice
 from typing import Protocol, overload
 
-from movingavg.validation import Element
+from movingavg.engines.validation import Element
 
 __all__ = ["WindowView"]
 

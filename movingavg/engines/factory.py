@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
-from movingavg.cumulative import CumulativeMovingAverage
-from movingavg.exponential import ExponentialMovingAverage
-from movingavg.interface import MovingAverageInterface
-from movingavg.simple import SimpleMovingAverage
-from movingavg.weighted import WeightedMovingAverage
+from movingavg.engines.cumulative import CumulativeMovingAverage
+from movingavg.engines.exponential import ExponentialMovingAverage
+from movingavg.engines.interface import MovingAverageInterface
+from movingavg.engines.simple import SimpleMovingAverage
+from movingavg.engines.weighted import WeightedMovingAverage
 
 __all__ = ["ENGINES", "KINDS", "create_moving_average"]
 

@@ -1,0 +1,123 @@
+"""The Spark jobs' I/O: Kafka offset-range reads, Cassandra table reads and direct-join
+lookups, Cassandra writes with a write timestamp, and the DLQ topic.
+
+Every function takes what it reads or writes as arguments (bootstrap servers,
+keyspace, table, topic); nothing here reads settings or the environment.
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from spark.envelopes import RECORD_POSITION
+from spark.offsets import OffsetRange
+
+CASSANDRA = "org.apache.spark.sql.cassandra"
+
+# Above this many records, Kafka partitions are split so every core gets work.
+SPLIT_ABOVE_RECORDS = 100_000
+# Up to this many records, the driver reads them itself: Spark's Kafka source costs
+# about 0.3 s per partition to set up, which would dominate a small run.
+DRIVER_READ_MAX_RECORDS = 20_000
+KAFKA_RECORD_SCHEMA = "topic string, partition int, offset long, value binary"
+
+
+def read_kafka(
+    spark: SparkSession,
+    *,
+    bootstrap: str,
+    offsets: OffsetRange,
+    driver_read_max_records: int = DRIVER_READ_MAX_RECORDS,
+) -> DataFrame:
+    """The Kafka records of ``offsets`` (topic, partition, offset, value): read on the
+    driver up to ``driver_read_max_records`` records, through Spark's source above."""
+    reader = read_on_driver if offsets.records <= driver_read_max_records else read_range
+    return reader(spark, bootstrap=bootstrap, offsets=offsets)
+
+
+def read_on_driver(spark: SparkSession, *, bootstrap: str, offsets: OffsetRange) -> DataFrame:
+    """The Kafka records of ``offsets`` (topic, partition, offset, value), read with
+    kafka-python on the driver; meant for small ranges."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    wanted = {
+        TopicPartition(topic, int(partition)): (offsets.start[topic][partition], end)
+        for topic, partitions in offsets.end.items()
+        for partition, end in partitions.items()
+        if end > offsets.start[topic][partition]
+    }
+    consumer = KafkaConsumer(
+        bootstrap_servers=bootstrap.split(","), enable_auto_commit=False, group_id=None
+    )
+    rows = []
+    try:
+        consumer.assign(list(wanted))
+        for tp, (start, _end) in wanted.items():
+            consumer.seek(tp, start)
+        remaining = set(wanted)
+        while remaining:
+            for tp, messages in consumer.poll(timeout_ms=1000).items():
+                end = wanted[tp][1]
+                rows.extend(
+                    (tp.topic, tp.partition, m.offset, m.value) for m in messages if m.offset < end
+                )
+                if consumer.position(tp) >= end:
+                    consumer.pause(tp)
+                    remaining.discard(tp)
+    finally:
+        consumer.close()
+    return spark.createDataFrame(rows, KAFKA_RECORD_SCHEMA)
+
+
+def read_range(spark: SparkSession, *, bootstrap: str, offsets: OffsetRange) -> DataFrame:
+    """The Kafka records of ``offsets`` through Spark's Kafka source (for big ranges)."""
+    reader = spark.read.format("kafka").option("kafka.bootstrap.servers", bootstrap)
+    if offsets.records > SPLIT_ABOVE_RECORDS:
+        reader = reader.option("minPartitions", str(spark.sparkContext.defaultParallelism * 2))
+    for key, value in offsets.spark_options().items():
+        reader = reader.option(key, value)
+    return reader.load()
+
+
+def cassandra_table(spark: SparkSession, *, keyspace: str, table: str) -> DataFrame:
+    """A Cassandra table; a join on its full partition key reads only those partitions."""
+    return (
+        spark.read.format(CASSANDRA)
+        .options(keyspace=keyspace, table=table, directJoinSetting="on")
+        .load()
+    )
+
+
+def lookup(spark: SparkSession, keys: DataFrame, *, keyspace: str, table: str) -> DataFrame:
+    """The stored rows of ``table`` matching ``keys`` (whose columns are part of the
+    table's primary key, the whole partition key included): a direct join."""
+    stored = cassandra_table(spark, keyspace=keyspace, table=table)
+    return keys.join(stored, keys.columns)
+
+
+def write_table(
+    rows: DataFrame, *, keyspace: str, table: str, timestamp: int | None = None
+) -> None:
+    """Upsert ``rows`` into a Cassandra table (null cells are not written).
+
+    ``timestamp`` (microseconds) is the cells' write time (``USING TIMESTAMP``): a cell
+    keeps the value of the write with the highest timestamp, whatever order writes
+    arrive in, which is how a fenced run's late writes lose to a newer run's.
+    """
+    options = {"spark.cassandra.output.ignoreNulls": "true"}
+    if timestamp is not None:
+        options["spark.cassandra.output.timestamp"] = str(timestamp)
+    rows.write.format(CASSANDRA).mode("append").options(
+        keyspace=keyspace, table=table, **options
+    ).save()
+
+
+def write_dlq(invalid: DataFrame, *, bootstrap: str, topic: str) -> None:
+    """Send invalid records to the DLQ topic as JSON naming their origin and the reason."""
+    payload = F.to_json(F.struct("reason", *RECORD_POSITION, "value"))
+    invalid.select(
+        F.concat_ws(":", *RECORD_POSITION).alias("key"), payload.alias("value")
+    ).write.format("kafka").option("kafka.bootstrap.servers", bootstrap).option(
+        "topic", topic
+    ).save()
