@@ -16,6 +16,7 @@ from typing import Protocol
 
 from django.conf import settings
 from kafka.errors import KafkaError
+from kafka.producer.future import FutureRecordMetadata
 
 from .envelope import Envelope
 from .kafka_producer import get_producer
@@ -28,11 +29,16 @@ DEAD_LETTER_RECORD_CHARS = 100_000
 
 
 class Produced(Protocol):
-    """A record ready for Kafka (``stream.Encoded`` and ``stream.Entry`` are)."""
+    """A record ready for Kafka (``stream.Encoded`` and ``stream.Entry`` are).
 
-    topic: str
-    key: bytes
-    value: bytes
+    Read-only members, so that frozen dataclasses match."""
+
+    @property
+    def topic(self) -> str: ...
+    @property
+    def key(self) -> bytes: ...
+    @property
+    def value(self) -> bytes: ...
 
 
 @dataclass(frozen=True)
@@ -113,7 +119,7 @@ def forward_encoded(events: Iterable[Produced]) -> Forwarded:
     """
     producer = get_producer()
     timeout = ack_timeout()
-    sent: list[tuple[bytes, object]] = []
+    sent: list[tuple[bytes, FutureRecordMetadata]] = []
     dead: list[tuple[object, str]] = []
     for event in events:
         try:

@@ -28,9 +28,12 @@ import time
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import redis
 from django.conf import settings
+from redis.commands.core import Script
+from redis.typing import EncodableT, XReadGroupResponse
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +107,7 @@ class LockedOut(Exception):
 
 _client: redis.Redis | None = None
 _client_pid: int | None = None
-_append_script = None
+_append_script: Script | None = None
 _groups: set[str] = set()  # streams whose group this process has made sure of
 
 
@@ -166,7 +169,7 @@ def append(
     """
     streams = stream_keys()
     shards = len(streams)
-    args: list[object] = [
+    args: list[EncodableT] = [
         limit if rate_key else 0,
         window + 1,
         settings.EVENTS_DRAIN_FLAG_SECONDS,
@@ -181,6 +184,7 @@ def append(
         *(flag_key(s) for s in streams),
     ]
     client()
+    assert _append_script is not None  # client() registers it with the client
     result = _append_script(keys=keys, args=args)
     if result == -2:
         raise LockedOut()
@@ -207,7 +211,15 @@ def _ensure_group(redis_client: redis.Redis, stream: str) -> None:
     _groups.add(stream)
 
 
-def _entries(stream: str, raw: list) -> list[Entry]:
+def _read_entries(reply: XReadGroupResponse) -> list[Any]:
+    """The entries of the one stream an ``XREADGROUP`` read: this client speaks RESP2,
+    so the reply is ``[[stream, entries]]``, or empty when nothing was read."""
+    if not isinstance(reply, list):
+        raise TypeError(f"unexpected XREADGROUP reply (not RESP2?): {type(reply).__name__}")
+    return reply[0][1] if reply else []
+
+
+def _entries(stream: str, raw: list[Any]) -> list[Entry]:
     entries = []
     gone = []
     for entry_id, fields in raw:
@@ -238,7 +250,7 @@ def read_recovered(stream: str, *, consumer: str, count: int) -> list[Entry]:
         if "NOGROUP" in str(exc):  # the stream was deleted and made again
             _groups.discard(stream)
         raise
-    entries = _entries(stream, own[0][1]) if own else []
+    entries = _entries(stream, _read_entries(own))
     if entries:
         return entries
     idle_ms = int(settings.EVENTS_STREAM_CLAIM_IDLE_SECONDS * 1000)
@@ -253,7 +265,7 @@ def read_new(stream: str, *, consumer: str, count: int, block_ms: int | None = N
     """Entries never delivered to any consumer, up to ``count``; with ``block_ms``, wait
     that long for the first one to arrive (returning as soon as one does)."""
     fresh = client().xreadgroup(GROUP, consumer, {stream: ">"}, count=count, block=block_ms)
-    return _entries(stream, fresh[0][1]) if fresh else []
+    return _entries(stream, _read_entries(fresh))
 
 
 def done(stream: str, entries: list[Entry]) -> None:
@@ -350,8 +362,10 @@ def forget_idle_consumers(stream: str, *, idle_seconds: float) -> list[str]:
     return forgotten
 
 
-def _appended_ms(entry_id: bytes) -> int:
+def _appended_ms(entry_id: bytes | str | None) -> int:
     """When an entry was appended: its id starts with the Unix time in milliseconds."""
+    if not isinstance(entry_id, bytes):  # this client does not decode replies
+        raise TypeError(f"unexpected stream entry id: {entry_id!r}")
     return int(entry_id.split(b"-")[0])
 
 

@@ -59,7 +59,10 @@ def _forward_isolating(entries: list[stream.Entry], why: str) -> list[tuple[obje
 def _count_failure(key: str, first_id: bytes) -> int:
     """Count one more unexpected failure of the batch starting at ``first_id``."""
     counter = f"{key}:failures:{first_id.decode()}"
-    count, _ = stream.client().pipeline().incr(counter).expire(counter, 86_400).execute()
+    pipe = stream.client().pipeline()
+    pipe.incr(counter)
+    pipe.expire(counter, 86_400)
+    count, _ = pipe.execute()
     return int(count)
 
 
@@ -99,7 +102,8 @@ def drain_stream(self: Task, key: str) -> int:
             stream.keep_scheduled(key, seconds=countdown + settings.EVENTS_DRAIN_FLAG_SECONDS)
         raise self.retry(exc=exc, countdown=countdown) from exc
     if again_in is not None:
-        drain_stream.apply_async(args=[key], queue=queue, countdown=again_in or None)
+        # celery-types gap: queue and countdown accept None (default route, no delay).
+        drain_stream.apply_async(args=(key,), queue=queue, countdown=again_in or None)  # type: ignore[arg-type]
     return forwarded
 
 
@@ -122,7 +126,7 @@ def drain_overdue_streams(*, force: bool = False) -> list[str]:
         if not stream.claim_schedule(key) and not force:
             continue  # a drain is scheduled or running
         log.warning("ingestion stream %s has waiting entries: scheduling a drain", key)
-        drain_stream.apply_async(args=[key], queue=settings.CELERY_TASK_DEFAULT_QUEUE)
+        drain_stream.apply_async(args=(key,), queue=settings.CELERY_TASK_DEFAULT_QUEUE)
         scheduled.append(key)
     return scheduled
 

@@ -1,6 +1,7 @@
 """Admin pages: aggregation job runs and committed Kafka offsets (read-only records)."""
 
 from django.contrib import admin
+from django.http import HttpRequest
 from django.utils.html import format_html_join
 
 from .models import JobRun, KafkaOffset
@@ -42,17 +43,17 @@ class JobRunAdmin(admin.ModelAdmin):
             ),
         )
 
-    def get_readonly_fields(self, request, obj=None):
+    def get_readonly_fields(self, request: HttpRequest, obj: JobRun | None = None) -> list[str]:
         return [field.name for field in self.model._meta.fields] + [
             "seconds",
             "records_lost",
             "lost_offsets",
         ]
 
-    def has_add_permission(self, request) -> bool:
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    def has_change_permission(self, request, obj=None) -> bool:
+    def has_change_permission(self, request: HttpRequest, obj: JobRun | None = None) -> bool:
         return False
 
 
@@ -61,8 +62,8 @@ class KafkaOffsetAdmin(admin.ModelAdmin):
     list_display = ("job", "topic", "partition", "offset")
     list_filter = ("job", "topic")
 
-    def has_add_permission(self, request) -> bool:
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    def has_change_permission(self, request, obj=None) -> bool:
+    def has_change_permission(self, request: HttpRequest, obj: KafkaOffset | None = None) -> bool:
         return False

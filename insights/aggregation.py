@@ -463,6 +463,8 @@ def _run_stages(
     Every write is guarded by ``lease``, and its Spark jobs run in the lease's job group."""
     from spark.jobs import aggregate, derive_rollups
 
+    batch_id = run.batch_id
+    assert batch_id is not None  # _start_run gives every run its batch id
     session = get_session() if offsets.records else None
     if session is not None:
         session.sparkContext.setJobGroup(
@@ -471,7 +473,7 @@ def _run_stages(
     result = aggregate.run(
         session,
         offsets=offsets,
-        batch_id=run.batch_id,
+        batch_id=batch_id,
         bootstrap=",".join(settings.KAFKA_BOOTSTRAP_SERVERS),
         keyspace=cassandra_keyspace(),
         dlq_topic=dlq_topic(),

@@ -13,11 +13,15 @@ import json
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.cache import cache
 
 from .queries import Query
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 
 def _generation_key(project_id: str) -> str:
@@ -32,7 +36,7 @@ def bump_generations(project_ids: Iterable[str]) -> None:
         cache.incr(key)
 
 
-def _result_key(project_id: str, query: object) -> str:
+def _result_key(project_id: str, query: DataclassInstance) -> str:
     """``query`` is a dataclass (a Query, or a compound query made of them)."""
     fields = asdict(query)
     if isinstance(query, Query):
@@ -47,7 +51,11 @@ def _result_key(project_id: str, query: object) -> str:
 
 
 def cached_answer(
-    *, project_id: str, query: object, max_age: float | None, compute: Callable[[], object]
+    *,
+    project_id: str,
+    query: DataclassInstance,
+    max_age: float | None,
+    compute: Callable[[], object],
 ) -> object:
     """``compute()``'s result, from the cache when a fresh enough one is there."""
     if max_age is not None and max_age <= 0:

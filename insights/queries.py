@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from functools import cached_property
+from typing import SupportsFloat, cast
 
 from events.json_parsing import decode_json
 from events.limits import current_limits
@@ -225,7 +226,8 @@ def max_age_of(value: object) -> float | None:
     if value in (None, ""):
         return None
     try:
-        seconds = float(value)
+        # float() raises TypeError for a value it takes no number from; caught below.
+        seconds = float(cast(SupportsFloat, value))
     except (TypeError, ValueError):
         raise QueryError("max_age", "must be a number of seconds") from None
     if not seconds >= 0:  # NaN too
@@ -311,7 +313,8 @@ def _percentile(analysis: str, value: object) -> float | None:
     if analysis != "percentile":
         return None
     try:
-        percent = float(value)
+        # float() raises TypeError for a value it takes no number from; caught below.
+        percent = float(cast(SupportsFloat, value))
     except (TypeError, ValueError):
         raise QueryError(
             "percentile", "is required for percentile: a number from 0 to 100"

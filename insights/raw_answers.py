@@ -13,7 +13,7 @@ import datetime as dt
 import json
 from collections.abc import Iterable
 from decimal import Decimal
-from typing import Any
+from typing import Any, SupportsInt, cast
 
 from django.conf import settings
 
@@ -123,6 +123,7 @@ def matches(event: dict, filters: list[dict]) -> bool:
         elif operator == "ne":
             ok = not same(value, target)
         elif operator == "in":
+            assert isinstance(target, list)  # parse_filters: "in" takes a list
             ok = any(same(value, candidate) for candidate in target)
         elif operator in ("contains", "not_contains"):
             found = isinstance(value, str) and isinstance(target, str) and target in value
@@ -189,6 +190,7 @@ def analyse(
     """One analysis over already filtered events."""
     if analysis == "count":
         return len(events)
+    assert target is not None  # parse_query: every analysis but count needs a target
     values = [lookup(e, target) for e in events]
     present = [v for v in values if v is not MISSING and v is not None]
     if analysis in ("count_unique", "select_unique"):
@@ -209,6 +211,7 @@ def analyse(
         return exact.mean(exact.total(numbers), len(numbers))
     if analysis == "median":
         return percentile_of(numbers, 50)
+    assert percentile is not None  # parse_query: the percentile analysis needs one
     return percentile_of(numbers, percentile)
 
 
@@ -245,7 +248,8 @@ def order_and_limit(rows: list[dict], order_by: object, limit: object) -> list[d
         rows = sorted(rows, key=lambda r: _sort_key(r.get(name)), reverse=descending)
     if limit not in (None, ""):
         try:
-            count = int(limit)
+            # int() raises TypeError for a value it takes no number from; caught below.
+            count = int(cast(SupportsInt, limit))
         except (TypeError, ValueError):
             raise QueryError("limit", "must be a whole number") from None
         if count < 1:

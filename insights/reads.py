@@ -8,7 +8,8 @@ The raw scan is bounded here: ``AD_HOC_MAX_DAYS`` day partitions and
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import TypeVar, cast
 
 from django.conf import settings
 
@@ -17,6 +18,8 @@ from spark.schema import Granularity
 from . import store
 from .errors import QueryError
 from .timeframes import Timeframe, floor, shift
+
+_T = TypeVar("_T")
 
 
 class Reads:
@@ -27,10 +30,11 @@ class Reads:
         self.project_id = project_id
         self._done: dict[tuple, object] = {}
 
-    def _once(self, key: tuple, read):
+    def _once(self, key: tuple, read: Callable[[], _T]) -> _T:
         if key not in self._done:
             self._done[key] = read()
-        return self._done[key]
+        # Each key names one read (its kind and arguments), so its value is what read returns.
+        return cast(_T, self._done[key])
 
     def rollup_rows(
         self, *, name: str, metric: str, granularity: str, start: dt.datetime, end: dt.datetime

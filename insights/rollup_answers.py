@@ -45,6 +45,7 @@ def answer_from_hours(*, query: Query, reads: Reads) -> object:
     """Keen's ``result`` in a time zone other than UTC, regrouping hourly rollups (and,
     for unique users, the union of each hour's users) into the zone's buckets."""
     groups = local_groups(query)
+    values: list[int | float | str | None]
     if query.analysis == "count_unique":
         values = [
             len(
@@ -76,6 +77,7 @@ def answer_from_hours(*, query: Query, reads: Reads) -> object:
 def answer_from_rollups(*, query: Query, plan: Plan, reads: Reads) -> object:
     """Keen's ``result`` from the UTC rollups of ``plan.granularity``."""
     granularity = plan.granularity
+    assert granularity is not None  # plan_of: a rollup plan names the granularity it reads
     starts = buckets(query.timeframe, granularity)
     if not starts:
         return [] if query.granularity else 0

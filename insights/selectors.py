@@ -44,14 +44,17 @@ def query_answer(
             compute=lambda: answer_funnel(project_id=project_id, query=funnel),
         )
     if analysis == "multi_analysis":
-        query = parse_multi_analysis(params, now=now)
-        compute = answer_multi_analysis
-    else:
-        query = parse_query(analysis, params, now=now)
-        compute = answer
+        multi = parse_multi_analysis(params, now=now)
+        return cached_answer(
+            project_id=project_id,
+            query=multi,
+            max_age=max_age,
+            compute=lambda: answer_multi_analysis(query=multi, reads=Reads(project_id=project_id)),
+        )
+    query = parse_query(analysis, params, now=now)
     return cached_answer(
         project_id=project_id,
         query=query,
         max_age=max_age,
-        compute=lambda: compute(query=query, reads=Reads(project_id=project_id)),
+        compute=lambda: answer(query=query, reads=Reads(project_id=project_id)),
     )

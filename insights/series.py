@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 
 from movingavg.engines import create_moving_average
 
@@ -10,7 +11,9 @@ from .queries import MovingAverage, Query
 from .timeframes import iso
 
 
-def series_of(query: Query, values: list[tuple[dt.datetime, dt.datetime, object]]) -> list[dict]:
+def series_of(
+    query: Query, values: Sequence[tuple[dt.datetime, dt.datetime, object]]
+) -> list[dict]:
     """``[{"timeframe": {"start", "end"}, "value"}]`` in ``query``'s zone, one per
     ``(start, end, value)``, with ``moving_average`` when the query has one."""
     series = [

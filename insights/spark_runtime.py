@@ -52,4 +52,6 @@ def reset_cassandra_connections() -> None:
     with _lock:
         session = _session
     if session is not None and session.sparkContext._jsc is not None:
-        session._jvm.com.datastax.spark.connector.cql.CassandraConnector.evictCache()
+        jvm = session._jvm
+        assert jvm is not None  # set with the gateway when the live context started
+        jvm.com.datastax.spark.connector.cql.CassandraConnector.evictCache()

@@ -7,6 +7,7 @@ import datetime as dt
 from collections import deque
 from collections.abc import Iterable
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import connections
@@ -17,8 +18,13 @@ from spark.schema import ALL_CATEGORIES, Table, period_strftime
 from .errors import QueryError
 from .timeframes import floor, shift
 
+if TYPE_CHECKING:
+    # cassandra-driver ships no type information (ignore_missing_imports): these are Any.
+    from cassandra.cluster import ResponseFuture, Session
+    from cassandra.query import PreparedStatement
 
-def _session():
+
+def _session() -> Session:
     return connections["cassandra"].connection.session
 
 
@@ -48,7 +54,7 @@ def _statements(keyspace: str, session_id: int) -> dict:
     }
 
 
-def _prepared(name: str):
+def _prepared(name: str) -> PreparedStatement:
     return _statements(_keyspace(), id(_session()))[name]
 
 
@@ -129,7 +135,7 @@ def bucket_users(
     session = _session()
     statement = _prepared(Table.BUCKET_USERS)
 
-    def read(bucket: dt.datetime):
+    def read(bucket: dt.datetime) -> ResponseFuture:
         return session.execute_async(
             statement, (project_id, name, granularity, _naive_utc(bucket), category)
         )

@@ -119,13 +119,14 @@ def _instant(value: object, field: str) -> dt.datetime:
         raise QueryError(field, f"{value[:100]!r} is not an ISO-8601 time") from None
     if parsed.tzinfo is None:
         raise QueryError(field, "needs a UTC offset, such as Z or +00:00")
+    utc: dt.datetime | None
     try:
-        parsed = parsed.astimezone(dt.UTC)
+        utc = parsed.astimezone(dt.UTC)
     except OverflowError:
-        parsed = None
-    if parsed is None or not EARLIEST <= parsed <= LATEST:
+        utc = None
+    if utc is None or not EARLIEST <= utc <= LATEST:
         raise QueryError(field, f"{value!r} is outside the supported range {_RANGE}")
-    return parsed
+    return utc
 
 
 def resolve_timeframe(value: object, *, now: dt.datetime, tz: dt.tzinfo = dt.UTC) -> Timeframe:
@@ -156,15 +157,16 @@ def resolve_timeframe(value: object, *, now: dt.datetime, tz: dt.tzinfo = dt.UTC
         raise QueryError("timeframe", "N must be at least 1")
     now = now.astimezone(dt.UTC)
     current = floor(now, unit, tz)
+    first: dt.datetime | None
     try:
-        start = shift(current, unit, -(count - 1) if kind == "this" else -count, tz)
+        first = shift(current, unit, -(count - 1) if kind == "this" else -count, tz)
     except (OverflowError, ValueError):  # before year 1 (or past 9999 in a far zone)
-        start = None
-    if start is None or start < EARLIEST:
+        first = None
+    if first is None or first < EARLIEST:
         raise QueryError("timeframe", f"{value!r} reaches outside the supported range {_RANGE}")
     if kind == "this":
-        return Timeframe(start, now, open_end=True)
-    return Timeframe(start, current)
+        return Timeframe(first, now, open_end=True)
+    return Timeframe(first, current)
 
 
 def parse_timezone(value: object) -> dt.tzinfo:

@@ -6,6 +6,8 @@ A QueryError (a parameter to fix) is answered 400 by the API's exception handler
 
 from __future__ import annotations
 
+from typing import NoReturn, cast
+
 from drf_spectacular.utils import extend_schema
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
@@ -13,6 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from events.auth import BearerKeyAuthentication, KeenKeyAuthentication, KeyKindPermission
+from events.models import ApiKey
 from events.throttling import QueryRateThrottle, rate_limited
 
 from .openapi import MOVING_AVERAGE_PARAMETERS, QUERY_PARAMETERS
@@ -28,12 +31,12 @@ class QueryView(APIView):
     throttle_classes = [QueryRateThrottle]
     allowed_key_kinds = ("read",)
 
-    def throttled(self, request: Request, wait: float | None) -> None:
+    def throttled(self, request: Request, wait: float) -> NoReturn:  # QueryRateThrottle waits
         raise rate_limited("QUERY_RATE_LIMIT", wait)
 
     def respond(self, params: Params, analysis: str) -> Response:
         result = query_answer(
-            project_id=self.request.auth.project_id,
+            project_id=cast(ApiKey, self.request.auth).project_id,  # KeyKindPermission: an ApiKey
             analysis=analysis,
             params=params,
             max_age=max_age_of(params.get("max_age")),

@@ -119,6 +119,8 @@ class MetricDefinitionAdmin(admin.ModelAdmin):
             except QueryError as exc:
                 form.add_error(None, f"{exc.field}: {exc.message}")
             else:
+                if not isinstance(series, list):  # the form requires an interval: a series
+                    raise TypeError(f"expected a series of points, got {type(series).__name__}")
                 context |= {"series": series, "chart": line_chart(series)}
         return TemplateResponse(request, "admin/movingavg/browse.html", context)
 

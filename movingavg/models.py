@@ -64,9 +64,9 @@ class MetricDefinition(models.Model):
         if self.kind != self.Kind.CMA and not self.window:
             raise ValidationError({"window": f"{self.kind.upper()} needs a window"})
 
-    def query_params(self) -> dict[str, object]:
+    def query_params(self) -> dict[str, str | int]:
         """The insights query parameters of this metric (without a timeframe)."""
-        params: dict[str, object] = {
+        params: dict[str, str | int] = {
             "event_collection": self.event_collection,
             "interval": self.interval,
             "kind": self.kind,

@@ -50,7 +50,7 @@ def read_on_driver(spark: SparkSession, *, bootstrap: str, offsets: OffsetRange)
     consumer = KafkaConsumer(
         bootstrap_servers=bootstrap.split(","), enable_auto_commit=False, group_id=None
     )
-    rows = []
+    rows: list[tuple[str, int, int, bytes | None]] = []  # value is None for a tombstone
     try:
         consumer.assign(list(wanted))
         for tp, (start, _end) in wanted.items():
@@ -62,7 +62,10 @@ def read_on_driver(spark: SparkSession, *, bootstrap: str, offsets: OffsetRange)
                 rows.extend(
                     (tp.topic, tp.partition, m.offset, m.value) for m in messages if m.offset < end
                 )
-                if consumer.position(tp) >= end:
+                position = consumer.position(tp)
+                if position is None:  # seek() above set it; only a timeout leaves it unknown
+                    raise RuntimeError(f"Kafka consumer has no position for {tp}")
+                if position >= end:
                     consumer.pause(tp)
                     remaining.discard(tp)
     finally:

@@ -53,7 +53,7 @@ DayPartition = tuple[str, str, str, str]
 
 def _buckets(events: DataFrame, granularities: tuple[str, ...]) -> DataFrame:
     """One row per event and granularity, with ``granularity``, ``bucket`` and ``period``."""
-    rows = None
+    rows: DataFrame | None = None
     for granularity in granularities:
         bucketed = (
             events.withColumn("granularity", F.lit(granularity))
@@ -61,6 +61,8 @@ def _buckets(events: DataFrame, granularities: tuple[str, ...]) -> DataFrame:
             .withColumn("period", F.date_format("bucket", period_spark_format(granularity)))
         )
         rows = bucketed if rows is None else rows.unionByName(bucketed)
+    if rows is None:
+        raise ValueError("_buckets needs at least one granularity")
     return rows
 
 

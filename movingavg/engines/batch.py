@@ -49,9 +49,11 @@ def moving_average_series(
     if kind in ("sma", "cma"):
         from movingavg.engines.rolling import rolling_fsums
 
-        sums = rolling_fsums(array, n if kind == "sma" else None)
+        # None for "cma"; create_moving_average has checked that "sma" has an int n
+        size = n if kind == "sma" else None
+        sums = rolling_fsums(array, size)
         if sums is not None:
-            window = array.size if kind == "cma" else min(n, array.size)  # type: ignore[type-var]
+            window = array.size if size is None else min(size, array.size)
             sums[:window] /= np.arange(1, window + 1)
             sums[window:] /= window
             return sums
@@ -63,7 +65,7 @@ def moving_average_series(
     return out
 
 
-def _as_float64(values: object) -> NDArray[np.float64]:
+def _as_float64(values: Iterable[object] | NDArray[np.generic]) -> NDArray[np.float64]:
     """Validate ``values`` and return them as a 1-D float64 array (a new one or ``values``)."""
     import numpy as np
 
@@ -81,7 +83,7 @@ def _as_float64(values: object) -> NDArray[np.float64]:
             raise ValueError(f"values[{index}] is {float(array[index])!r}: elements must be finite")
         return array
     checked: list[float] = []
-    for index, value in enumerate(values):  # type: ignore[call-overload]
+    for index, value in enumerate(values):
         try:
             checked.append(float(check_value(value)))
         except (TypeError, ValueError) as error:

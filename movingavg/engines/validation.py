@@ -26,6 +26,7 @@ import operator
 from decimal import Decimal
 from fractions import Fraction
 from numbers import Real
+from typing import SupportsIndex, cast
 
 __all__ = ["Element", "check_alpha", "check_value", "check_window_size"]
 
@@ -66,7 +67,8 @@ def check_window_size(n: object, name: str = "n") -> int:
     if isinstance(n, bool):
         raise TypeError(f"{name} must be a positive int, not bool")
     try:
-        size = operator.index(n)
+        # operator.index does the check: it raises TypeError for anything without __index__
+        size = operator.index(cast(SupportsIndex, n))
     except TypeError:
         raise TypeError(f"{name} must be a positive int, not {type(n).__name__}") from None
     if size <= 0:

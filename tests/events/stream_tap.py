@@ -17,7 +17,10 @@ def appended(prefix: str | None = None) -> dict[bytes, dict]:
     found: dict[bytes, dict] = {}
     for shard in range(settings.EVENTS_STREAM_SHARDS):
         stream = f"{prefix}:{shard}"
-        for entry_id, fields in client.xrange(stream):
+        for entry_id, fields in client.xrange(stream) or []:
+            # Replies are not decoded, and a range holds no deleted (field-less) entry.
+            assert isinstance(entry_id, bytes)
+            assert fields is not None
             found[stream.encode() + b"/" + entry_id] = json.loads(fields[b"v"])
     return found
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import json
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from django.test import Client
@@ -90,7 +90,7 @@ def test_preflight_is_204_without_a_key(url: str) -> None:
 
 
 def test_cors_only_on_the_doors() -> None:
-    preflight = {"HTTP_ACCESS_CONTROL_REQUEST_METHOD": "GET"}
+    preflight: dict[str, Any] = {"HTTP_ACCESS_CONTROL_REQUEST_METHOD": "GET"}
     assert _client().options("/v1/track", **preflight)["Access-Control-Allow-Origin"] == "*"
     for url in ("/admin/login/", "/api/v1/insights/count", "/api/v1/health", "/api/v1/schema"):
         response = _client().options(url, **preflight)

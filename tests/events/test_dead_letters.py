@@ -7,7 +7,7 @@ import json
 import time
 import uuid
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from django.conf import settings
@@ -24,7 +24,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 REPLACED = "\ufffd"
 
 
-def _post(path: str, body: object, **headers: str):
+def _post(path: str, body: object, **headers: Any):
     # json.dumps escapes a lone surrogate as \udXXX: exactly what a browser's
     # JSON.stringify sends for a string cut in the middle of a surrogate pair.
     return APIClient().generic("POST", path, json.dumps(body), "application/json", **headers)
@@ -174,7 +174,7 @@ def _append(entries: list[tuple[str, bytes, bytes]]) -> list[str]:
     encoded = [stream.Encoded(topic=t, key=k, value=v) for t, k, v in entries]
     triggered = stream.append(encoded, rate_key=None, limit=0, window=1)
     for key in triggered:
-        drain_stream.apply_async(args=[key], queue=settings.CELERY_TASK_DEFAULT_QUEUE)
+        drain_stream.apply_async(args=(key,), queue=settings.CELERY_TASK_DEFAULT_QUEUE)
     return triggered
 
 

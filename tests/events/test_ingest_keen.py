@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from keen.client import KeenClient
@@ -19,10 +19,8 @@ pytestmark = pytest.mark.integration
 
 
 def _post(path: str, body, key: str | None):
-    headers = {"HTTP_AUTHORIZATION": key} if key else {}
-    return APIClient().generic(
-        "POST", path, json.dumps(body).encode(), "application/json", **headers
-    )
+    headers: dict[str, Any] = {"HTTP_AUTHORIZATION": key} if key else {}
+    return APIClient().generic("POST", path, json.dumps(body), "application/json", **headers)
 
 
 @pytest.mark.django_db

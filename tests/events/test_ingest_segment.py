@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from rest_framework.test import APIClient
@@ -24,9 +24,7 @@ def _basic(key: str) -> str:
 
 
 def _post(path: str, body: dict, **headers):
-    return APIClient().generic(
-        "POST", path, json.dumps(body).encode(), "application/json", **headers
-    )
+    return APIClient().generic("POST", path, json.dumps(body), "application/json", **headers)
 
 
 @pytest.mark.django_db
@@ -34,7 +32,7 @@ def test_every_call_type(
     project_keys: dict[str, str], kafka_tap: KafkaTap, celery_worker: WorkerProcess
 ) -> None:
     auth = {"HTTP_AUTHORIZATION": _basic(project_keys["write_key"])}
-    calls = {
+    calls: dict[str, dict[str, Any]] = {
         "track": {"userId": "u1", "event": "Order Completed", "properties": {"total": 30}},
         "identify": {"userId": "u1", "traits": {"email": "a@b.c"}},
         "page": {"anonymousId": "anon-1", "name": "Home", "properties": {"path": "/"}},

@@ -263,7 +263,7 @@ def test_property_names_and_count_name_the_keen_paths() -> None:
 
 
 def test_size_limit_counts_the_whole_event_including_keen() -> None:
-    raw = {"keen": {"id": "k"}, "p": ""}
+    raw: dict[str, Any] = {"keen": {"id": "k"}, "p": ""}
     base = len(json.dumps(raw, separators=(",", ":")).encode())
     raw["p"] = "x" * (32768 - base)
     assert normalize(raw).properties == {"p": raw["p"]}

@@ -392,7 +392,7 @@ def test_empty_property_name_is_rejected() -> None:
 
 
 def test_property_count_at_the_limit_passes() -> None:
-    properties = {f"k{i}": i for i in range(999)} | {"nested": {}}
+    properties: dict[str, object] = {f"k{i}": i for i in range(999)} | {"nested": {}}
     assert len(normalize({"name": "x", "properties": properties}).properties) == 1000
 
 

@@ -59,6 +59,7 @@ def test_a_drain_killed_at_any_point_loses_nothing(
 
     doomed = WorkerProcess(private_queue, env={"EVENTS_DRAIN_KILL_AT": point})
     doomed.start()
+    assert doomed.process is not None  # start() made it
     assert doomed.process.wait(timeout=120) == -9, "the drain never reached " + point
     # The fault hit while the drain held work: nothing acknowledged, all still waiting.
     assert _waiting(broker) == len(accepted)

@@ -16,7 +16,7 @@ from insights.raw_answers import (
     percentile_of,
 )
 
-EVENTS = [
+EVENTS: list[dict[str, object]] = [
     {"plan": "pro", "amount": 10, "user": {"id": "a"}, "tags": ["x", "y"], "note": "big sale"},
     {"plan": "free", "amount": 2.5, "user": {"id": "b"}, "tags": ["y"]},
     {"plan": "pro", "amount": -1, "user": {"id": "a"}, "note": None},
@@ -118,7 +118,14 @@ def test_a_key_holding_a_dot_is_the_dotted_path() -> None:
 def test_filters_are_type_strict() -> None:
     """Issue 12: Keen compares types strictly: eq true does not match 1 (old code: it
     did, since True == 1 in Python), 1 matches 1.0, and exists takes only a boolean."""
-    events = [{"f": True}, {"f": 1}, {"f": 1.0}, {"f": "1"}, {"f": [1, True]}, {"f": False}]
+    events: list[dict[str, object]] = [
+        {"f": True},
+        {"f": 1},
+        {"f": 1.0},
+        {"f": "1"},
+        {"f": [1, True]},
+        {"f": False},
+    ]
 
     def chosen(operator: str, value) -> list[int]:
         filters = parse_filters(

@@ -19,6 +19,7 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -135,7 +136,7 @@ def test_api_to_rollups_exact_with_duplicates_late_events_and_reruns(
     assert stored_rollups(project) == expected_rollups(everything)
 
 
-def produce(prefix: str, events: list[dict], project_id: str, extra: list[bytes] = ()) -> None:
+def produce(prefix: str, events: list[dict], project_id: str, extra: Sequence[bytes] = ()) -> None:
     producer = KafkaProducer(bootstrap_servers=settings.KAFKA_BOOTSTRAP_SERVERS, acks="all")
     for event in events:
         envelope = Envelope(
@@ -219,7 +220,7 @@ def _deployment_env(prefix: str, db_path: str) -> dict[str, str]:
     }
 
 
-def _manage(*args: str, env: dict[str, str], **kwargs: Any) -> subprocess.Popen:
+def _manage(*args: str, env: dict[str, str], **kwargs: Any) -> subprocess.Popen[str]:
 
     return subprocess.Popen(
         [sys.executable, "manage.py", *args],
@@ -258,13 +259,15 @@ def test_a_run_killed_mid_write_is_rerun_to_exact_numbers(
     assert _manage("migrate", "-v0", env=env).wait(timeout=120) == 0
 
     killed = _manage("aggregate", env=env)
+    killed_stdout = killed.stdout
+    assert killed_stdout is not None  # _manage pipes stdout
     lines = []
-    for line in killed.stdout:
+    for line in killed_stdout:
         lines.append(line)
         if "new events" in line:  # the raw-event write is about to start
             break
     # Keep draining its output, so a full pipe never stalls the write being watched.
-    threading.Thread(target=lambda: lines.extend(killed.stdout), daemon=True).start()
+    threading.Thread(target=lambda: lines.extend(killed_stdout), daemon=True).start()
     deadline = time.monotonic() + 120
     while (written := _raw_event_count(project, events)) == 0:
         assert killed.poll() is None, "".join(lines)

@@ -50,6 +50,7 @@ def test_a_run_stalled_past_its_ttl_is_fenced_and_every_number_stays_exact(
 
     stale = _manage("aggregate", env=env | {"AGGREGATION_LOCK_TTL_SECONDS": str(TTL_SECONDS)})
     try:
+        assert stale.stdout is not None  # _manage pipes stdout
         lines = []
         for line in stale.stdout:
             lines.append(line)

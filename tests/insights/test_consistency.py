@@ -146,6 +146,7 @@ def reference(analysis: str, events: list[dict], target: str | None):
         return len(events)
     if analysis == "count_unique":
         return len({e["distinct_id"] for e in events if e.get("distinct_id")})
+    assert target is not None, f"{analysis} needs a target_property"
     found = numbers(events, target)
     if analysis == "sum":
         return as_json(sum(found, Fraction(0)))
@@ -204,7 +205,7 @@ def assert_paths_agree(keys: dict, name: str, events: list[dict]) -> None:
             )
 
         for analysis, target in plan:
-            extra = {"target_property": target} if target else {}
+            extra: dict[str, object] = {"target_property": target} if target else {}
             rollup, raw = both_paths(keys, analysis, **params, **extra)
             where = (analysis, target, interval)
             assert series(rollup) == series(raw), where
@@ -436,6 +437,7 @@ def test_an_event_stamped_ahead_counts_in_every_bucket_and_the_raw_scan(
     frame = "this_1_days"
     daily, raw = both_paths(project_keys, "count", event_collection=name, timeframe=frame)
     hourly = query(project_keys, "count", event_collection=name, timeframe=frame, interval="hourly")
+    assert isinstance(hourly, list)  # an interval query answers a series
     assert (daily, raw, sum(point["value"] for point in hourly)) == (1, 1, 1)
     total, raw_total = both_paths(
         project_keys, "sum", event_collection=name, timeframe=frame, target_property="x"

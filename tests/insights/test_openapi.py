@@ -42,7 +42,8 @@ def test_query_parameters_describe_what_the_code_accepts() -> None:
     assert all(granularity_of(name) for name in INTERVALS)
     now = dt.datetime(2026, 11, 3, 12, tzinfo=dt.UTC)
     for kind in KINDS:
-        params = {"event_collection": "e", "timeframe": "previous_3_days", "interval": "daily"}
-        window = {} if kind == "cma" else {"window": MAX_WINDOW}
-        query = parse_query("count", {**params, "kind": kind, **window}, now=now)
+        base = {"event_collection": "e", "timeframe": "previous_3_days", "interval": "daily"}
+        window: dict[str, int] = {} if kind == "cma" else {"window": MAX_WINDOW}
+        query = parse_query("count", {**base, "kind": kind, **window}, now=now)
+        assert query.moving_average is not None
         assert query.moving_average.kind == kind

@@ -9,6 +9,7 @@ import json
 import random
 import uuid
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from django.test import Client
@@ -28,7 +29,7 @@ def dataset(spark, topic_prefix, project_keys):
     rng = random.Random(11)
     events = []
     for _ in range(300):
-        properties = {"plan": "pro"}
+        properties: dict[str, object] = {"plan": "pro"}
         if rng.random() < 0.9:
             properties["amount"] = round(rng.uniform(-10, 300), 2)
         events.append(
@@ -85,7 +86,7 @@ def test_every_analysis_matches_an_independent_computation(dataset) -> None:
     start, end = DAY0, DAY0 + dt.timedelta(days=3)
     frame = {"start": start.isoformat(), "end": end.isoformat()}
     for analysis in ANALYSES:
-        params = {"event_collection": NAME, "timeframe": frame}
+        params: dict[str, Any] = {"event_collection": NAME, "timeframe": frame}  # str or dict
         if TARGET.get(analysis, "amount"):
             params["target_property"] = TARGET.get(analysis, "amount")
         total = keen(client, keys, analysis, **params)
@@ -258,7 +259,12 @@ def test_results_are_cached_until_new_aggregates_land(dataset, topic_prefix, mon
 
     real = store.rollup_rows
     calls = []
-    monkeypatch.setattr(store, "rollup_rows", lambda **kw: calls.append(kw) or real(**kw))
+
+    def counted(**kw):
+        calls.append(kw)
+        return real(**kw)
+
+    monkeypatch.setattr(store, "rollup_rows", counted)
     assert keen(client, keys, "count", event_collection=NAME, timeframe=frame).json() == first
     assert calls == []  # served from Redis
     keen(client, keys, "count", event_collection=NAME, timeframe=frame, max_age=0)

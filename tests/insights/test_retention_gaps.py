@@ -26,6 +26,13 @@ from tests.insights.test_aggregation import START, generate, produce
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(databases=["default", "cassandra"])]
 
 
+def _position(consumer: KafkaConsumer, tp: TopicPartition) -> int:
+    """The next offset to read: with no timeout, ``position`` waits until it is known."""
+    offset = consumer.position(tp)
+    assert offset is not None, tp
+    return offset
+
+
 def _records(topic: str) -> dict[int, list[tuple[int, str]]]:
     """Every record of ``topic`` as (offset, event_id), by partition."""
     consumer = KafkaConsumer(
@@ -37,7 +44,7 @@ def _records(topic: str) -> dict[int, list[tuple[int, str]]]:
         consumer.assign(partitions)
         consumer.seek_to_beginning()
         found: dict[int, list[tuple[int, str]]] = {tp.partition: [] for tp in partitions}
-        while any(consumer.position(tp) < ends[tp] for tp in partitions):
+        while any(_position(consumer, tp) < ends[tp] for tp in partitions):
             for tp, messages in consumer.poll(timeout_ms=1000).items():
                 found[tp.partition] += [
                     (m.offset, json.loads(m.value)["event_id"]) for m in messages

@@ -20,8 +20,8 @@ UTC = dt.UTC
 NOW = dt.datetime(2026, 11, 26, 19, 42, 13, 500000, tzinfo=UTC)  # a Thursday
 
 
-def at(*args) -> dt.datetime:
-    return dt.datetime(*args, tzinfo=UTC)
+def at(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> dt.datetime:
+    return dt.datetime(year, month, day, hour, minute, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from fractions import Fraction
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -111,7 +112,7 @@ def test_batch_accepts_ints_fractions_and_numeric_arrays() -> None:
     ],
 )
 def test_batch_validates_like_add_element(
-    values: object, error: type[Exception], message: str
+    values: Any, error: type[Exception], message: str
 ) -> None:
     with pytest.raises(error, match=message):
         moving_average_series(values, "sma", 2)

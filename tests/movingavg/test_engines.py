@@ -82,7 +82,7 @@ def test_sma_switching_between_rare_and_frequent_reads() -> None:
 
 
 def test_sma_mixed_element_types_average_their_floats() -> None:
-    values = [1, Fraction(1, 3), 2.5, 10**17 + 1, Fraction(-7, 2)]
+    values: list[Element] = [1, Fraction(1, 3), 2.5, 10**17 + 1, Fraction(-7, 2)]
     sma = SimpleMovingAverage(4)
     for value in values:
         sma.addElement(value)

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypedDict, cast
 
 import numpy as np
 import pytest
@@ -23,10 +24,17 @@ from movingavg import (
     WeightedMovingAverage,
     create_moving_average,
 )
+from movingavg.engines.validation import Element
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 WindowedEngine = Callable[..., MovingAverageInterface]
+
+
+class FactoryOptions(TypedDict, total=False):
+    """The keyword arguments of ``create_moving_average``."""
+
+    alpha: float
 
 
 def test_interface_cannot_be_instantiated() -> None:
@@ -36,7 +44,7 @@ def test_interface_cannot_be_instantiated() -> None:
 
 def test_incomplete_implementation_cannot_be_instantiated() -> None:
     class Partial(MovingAverageInterface):
-        def addElement(self, value: float) -> None:
+        def addElement(self, value: Element) -> None:
             pass
 
     with pytest.raises(TypeError, match="abstract"):
@@ -46,15 +54,15 @@ def test_incomplete_implementation_cannot_be_instantiated() -> None:
 def test_minimal_implementation_gets_bound_aliases() -> None:
     class Last(MovingAverageInterface):
         def __init__(self) -> None:
-            self.items: list[float] = []
+            self.items: list[Element] = []
 
-        def addElement(self, value: float) -> None:
+        def addElement(self, value: Element) -> None:
             self.items.append(value)
 
         def getMovingAverage(self) -> float:
-            return self.items[-1]
+            return float(self.items[-1])
 
-        def getElements(self) -> tuple[float, ...]:
+        def getElements(self) -> tuple[Element, ...]:
             return tuple(self.items)
 
     last = Last()
@@ -121,7 +129,7 @@ def test_public_names() -> None:
 def test_factory_builds_each_kind(
     kind: str,
     args: tuple[int, ...],
-    kwargs: dict[str, float],
+    kwargs: FactoryOptions,
     expected: type[MovingAverageInterface],
 ) -> None:
     engine = create_moving_average(kind, *args, **kwargs)
@@ -146,7 +154,7 @@ def test_factory_passes_span_and_alpha_to_the_ema() -> None:
     [
         (lambda: create_moving_average("median", 3), ValueError, "unknown kind"),
         (lambda: create_moving_average("SMA", 3), ValueError, "unknown kind"),
-        (lambda: create_moving_average(None, 3), TypeError, "kind must be a str"),
+        (lambda: create_moving_average(cast(Any, None), 3), TypeError, "kind must be a str"),
         (lambda: create_moving_average("sma"), TypeError, "needs a window size"),
         (lambda: create_moving_average("wma"), TypeError, "needs a window size"),
         (lambda: create_moving_average("cma", 3), TypeError, "no window size"),
@@ -191,6 +199,6 @@ def test_alpha_out_of_range_is_a_value_error(alpha: float) -> None:
 
 
 @pytest.mark.parametrize("alpha", ["0.5", True, None, 1j])
-def test_alpha_of_the_wrong_type_is_a_type_error(alpha: object) -> None:
+def test_alpha_of_the_wrong_type_is_a_type_error(alpha: Any) -> None:
     with pytest.raises(TypeError):
         ExponentialMovingAverage(alpha=alpha) if alpha is not None else ExponentialMovingAverage()

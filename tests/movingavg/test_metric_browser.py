@@ -46,23 +46,25 @@ def test_metric_page_shows_the_series_and_its_moving_average(dataset) -> None:  
     assert staff.get(url).status_code == 200
 
     frame = json.dumps({"start": "2026-09-29T00:00:00Z", "end": "2026-10-02T00:00:00Z"})
-    page = staff.get(
-        "/admin/movingavg/metricdefinition/browse/",
-        {
-            "project": project.id,
-            "event_collection": NAME,
-            "analysis": "count",
-            "timeframe": frame,
-            "interval": "daily",
-            "kind": "sma",
-            "window": 2,
-        },
-    )
+    browse: dict[str, str | int] = {
+        "project": project.id,
+        "event_collection": NAME,
+        "analysis": "count",
+        "timeframe": frame,
+        "interval": "daily",
+        "kind": "sma",
+        "window": 2,
+    }
+    page = staff.get("/admin/movingavg/metricdefinition/browse/", browse)
     assert page.status_code == 200
     html = page.text
     assert '<svg id="metric-chart"' in html
-    series_points = re.search(r'id="series-line"[^>]*points="([^"]*)"', html).group(1).split()
-    average_points = re.search(r'id="average-line"[^>]*points="([^"]*)"', html).group(1).split()
+    series_line = re.search(r'id="series-line"[^>]*points="([^"]*)"', html)
+    average_line = re.search(r'id="average-line"[^>]*points="([^"]*)"', html)
+    assert series_line is not None
+    assert average_line is not None
+    series_points = series_line.group(1).split()
+    average_points = average_line.group(1).split()
     assert len(series_points) == len(average_points) == 3
     days = [DAY0 + dt.timedelta(days=n) for n in range(4)]
     counts = [expected(events, "count", a, b) for a, b in itertools.pairwise(days)]

@@ -31,7 +31,7 @@ Operations = list[tuple[Element, bool]]
 @given(st.integers(1, 120), steps)
 def test_sma_is_always_fsum_of_its_window(n: int, operations: Operations) -> None:
     sma = SimpleMovingAverage(n)
-    added: list[object] = []
+    added: list[Element] = []
     for value, read in operations:
         sma.addElement(value)
         added.append(value)
@@ -47,7 +47,7 @@ def test_sma_is_always_fsum_of_its_window(n: int, operations: Operations) -> Non
 @given(steps)
 def test_cma_is_always_fsum_of_everything(operations: Operations) -> None:
     cma = CumulativeMovingAverage()
-    added: list[object] = []
+    added: list[Element] = []
     for value, read in operations:
         cma.addElement(value)
         added.append(value)

@@ -82,7 +82,9 @@ def test_ties_broken_by_lower_levels() -> None:
 def test_zeros_and_negative_zeros() -> None:
     values = np.array([0.0, -0.0, 0.0])
     np.testing.assert_array_equal(rolling_fsums(values, 2), [0.0, 0.0, 0.0])
-    assert rolling_fsums(np.array([]), 3).size == 0
+    empty = rolling_fsums(np.array([]), 3)
+    assert empty is not None
+    assert empty.size == 0
 
 
 def test_subnormals_are_exact() -> None:

@@ -135,8 +135,8 @@ def test_members_are_distinct_per_bucket_and_category(spark: SparkSession) -> No
         envelope("2", "2026-11-26T10:06:00Z", distinct_id="u1", category="mobile"),
         envelope("3", "2026-11-26T11:00:00Z", distinct_id=None),
     ]
-    found = members(events_df(spark, rows)).collect()
-    found = {tuple(r[k] for k in BUCKET_USER_KEY[2:]) for r in found}
+    collected = members(events_df(spark, rows)).collect()
+    found = {tuple(r[k] for k in BUCKET_USER_KEY[2:]) for r in collected}
     h10, day = dt.datetime(2026, 11, 26, 10), dt.datetime(2026, 11, 26)
     assert found == {
         ("hour", h10, "web", "u1"),
