@@ -138,14 +138,26 @@ def main() -> None:
     print(f"rollup rows written: {big.rollup_rows:,} (+{big.derived_rows:,} monthly)")
     publish(
         [
-            Figure("aggregation", f"backlog of {count:,} events, one run", elapsed, baseline,
-                   "plain Spark count by name and hour over the same topics", "s",
-                   "≤ 60 s for 1,000,000"),
-            Figure("aggregation", "fixed overhead of a run (100 events, warm session)",
-                   overhead, trivial, "trivial Spark action on the same session", "s"),
+            Figure(
+                "aggregation",
+                f"backlog of {count:,} events, one run",
+                elapsed,
+                baseline,
+                "plain Spark count by name and hour over the same topics",
+                "s",
+                "≤ 60 s for 1,000,000",
+            ),
+            Figure(
+                "aggregation",
+                "fixed overhead of a run (100 events, warm session)",
+                overhead,
+                trivial,
+                "trivial Spark action on the same session",
+                "s",
+            ),
         ],
         args.figures_json,
-    )  # fmt: skip
+    )
 
 
 if __name__ == "__main__":

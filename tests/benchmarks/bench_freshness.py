@@ -99,13 +99,41 @@ def main() -> None:
 
     processes = [
         start("gunicorn", "analytics_site.wsgi", "--bind", f"127.0.0.1:{PORT}", "--workers", "2"),
-        start("celery", "-A", "analytics_site", "worker", "--concurrency", "2",
-              "--queues", ENV["CELERY_DEFAULT_QUEUE"], "--loglevel", "WARNING"),
-        start("celery", "-A", "analytics_site", "worker", "--concurrency", "1",
-              "--queues", ENV["AGGREGATION_QUEUE"], "--loglevel", "WARNING"),
-        start("celery", "-A", "analytics_site", "beat", "--loglevel", "WARNING",
-              "--schedule", tempfile.mktemp()),
-    ]  # fmt: skip
+        start(
+            "celery",
+            "-A",
+            "analytics_site",
+            "worker",
+            "--concurrency",
+            "2",
+            "--queues",
+            ENV["CELERY_DEFAULT_QUEUE"],
+            "--loglevel",
+            "WARNING",
+        ),
+        start(
+            "celery",
+            "-A",
+            "analytics_site",
+            "worker",
+            "--concurrency",
+            "1",
+            "--queues",
+            ENV["AGGREGATION_QUEUE"],
+            "--loglevel",
+            "WARNING",
+        ),
+        start(
+            "celery",
+            "-A",
+            "analytics_site",
+            "beat",
+            "--loglevel",
+            "WARNING",
+            "--schedule",
+            tempfile.mktemp(),
+        ),
+    ]
     try:
         for _ in range(100):
             try:
@@ -163,13 +191,18 @@ def main() -> None:
         )
         publish(
             [
-                Figure("freshness", "202 to counted, p50", statistics.median(lags), floor,
-                       floor_is, "s"),
-                Figure("freshness", "202 to counted, p95", q[94], floor, floor_is, "s",
-                       "≤ 15 s"),
+                Figure(
+                    "freshness",
+                    "202 to counted, p50",
+                    statistics.median(lags),
+                    floor,
+                    floor_is,
+                    "s",
+                ),
+                Figure("freshness", "202 to counted, p95", q[94], floor, floor_is, "s", "≤ 15 s"),
             ],
             args.figures_json,
-        )  # fmt: skip
+        )
     finally:
         for process in processes:
             process.terminate()

@@ -50,10 +50,17 @@ def test_staff_sees_the_chart_and_numbers(dataset, live_server, browser) -> None
     assert "Log out" in browser.page_source or "logout" in browser.page_source.lower()
 
     frame = json.dumps({"start": "2026-09-29T00:00:00Z", "end": "2026-10-02T00:00:00Z"})
-    query = urllib.parse.urlencode({
-        "project": keys["project_id"], "event_collection": NAME, "analysis": "count",
-        "timeframe": frame, "interval": "daily", "kind": "sma", "window": 2,
-    })  # fmt: skip
+    query = urllib.parse.urlencode(
+        {
+            "project": keys["project_id"],
+            "event_collection": NAME,
+            "analysis": "count",
+            "timeframe": frame,
+            "interval": "daily",
+            "kind": "sma",
+            "window": 2,
+        }
+    )
     browser.get(f"{live_server.url}/admin/movingavg/metricdefinition/browse/?{query}")
 
     chart = browser.find_element(By.ID, "metric-chart")
