@@ -134,7 +134,7 @@ class KafkaOffset(models.Model):
 
 
 class JobFence(models.Model):
-    """The fencing token of the latest run to take a job's lock (``insights.aggregation``).
+    """The fencing token of the latest run to take a job's lock (``insights.lease``).
 
     A run commits offsets only while this row still holds its own token, so a run
     that lost its lock (stalled past the TTL) can never commit over a newer run.

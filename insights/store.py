@@ -28,7 +28,7 @@ def _session() -> Session:
     return connections["cassandra"].connection.session
 
 
-def _keyspace() -> str:
+def keyspace() -> str:
     return connections["cassandra"].settings_dict["NAME"]
 
 
@@ -55,7 +55,7 @@ def _statements(keyspace: str, session_id: int) -> dict:
 
 
 def _prepared(name: str) -> PreparedStatement:
-    return _statements(_keyspace(), id(_session()))[name]
+    return _statements(keyspace(), id(_session()))[name]
 
 
 def _buckets_by_period(

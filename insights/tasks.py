@@ -8,7 +8,8 @@ from celery import Task, shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 
-from .aggregation import AggregationBusy, run_aggregation
+from .aggregation import run_aggregation
+from .lease import AggregationBusy
 from .models import JobRun
 
 logger = logging.getLogger(__name__)

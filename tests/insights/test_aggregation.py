@@ -33,7 +33,8 @@ from pytest_django.fixtures import Settings
 
 from events.envelope import Envelope
 from events.topics import event_topics
-from insights.aggregation import AggregationBusy, exclusive_run, run_aggregation
+from insights.aggregation import run_aggregation
+from insights.lease import AggregationBusy, exclusive_run
 from insights.models import JobRun
 from spark.offsets import plan_range
 from spark.schema import Category, Table

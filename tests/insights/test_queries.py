@@ -364,6 +364,38 @@ def test_filters_group_by_and_raw_only_analyses_match_pandas(dataset, settings) 
     assert too_wide.json()["message"].endswith("narrow the timeframe")
 
 
+def test_multi_analysis_labels_share_one_read_of_the_same_rows(dataset, monkeypatch) -> None:
+    from insights import store
+
+    keys, _ = dataset
+    client = Client()
+    frame = {"start": "2026-09-29T00:00:00Z", "end": "2026-10-02T00:00:00Z"}
+    real = store.rollup_rows
+    calls: list[dict] = []
+
+    def counted(**kw: Any) -> Any:
+        calls.append(kw)
+        return real(**kw)
+
+    monkeypatch.setattr(store, "rollup_rows", counted)
+    alone = keen(client, keys, "count", event_collection=NAME, timeframe=frame, max_age=0)
+    reads_alone = len(calls)
+    assert reads_alone > 0
+    calls.clear()
+    analyses = {label: {"analysis_type": "count"} for label in ("a", "b", "c")}
+    multi = keen(
+        client,
+        keys,
+        "multi_analysis",
+        event_collection=NAME,
+        timeframe=frame,
+        analyses=json.dumps(analyses),
+        max_age=0,
+    )
+    assert multi.json()["result"] == {label: alone.json()["result"] for label in analyses}
+    assert len(calls) == reads_alone
+
+
 def test_multi_analysis_and_funnel(dataset, topic_prefix) -> None:
     keys, events = dataset
     client = Client()

@@ -18,7 +18,8 @@ from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from rest_framework.test import APIClient
 
 from events.topics import event_topics
-from insights.aggregation import JOB, run_aggregation
+from insights.aggregation import run_aggregation
+from insights.lease import JOB
 from insights.models import JobRun, KafkaOffset
 from tests.insights.known_answer import expected_rollups, stored_rollups
 from tests.insights.test_aggregation import START, generate, produce

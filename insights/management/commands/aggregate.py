@@ -8,7 +8,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from insights.aggregation import AggregationBusy, LeaseLost, run_aggregation
+from insights.aggregation import run_aggregation
+from insights.lease import AggregationBusy, LeaseLost
 from insights.models import JobRun
 
 
