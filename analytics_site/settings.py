@@ -10,7 +10,11 @@ import datetime as dt
 from pathlib import Path
 
 import environ
-from cassandra.policies import DCAwareRoundRobinPolicy, TokenAwarePolicy
+from cassandra.policies import (
+    DCAwareRoundRobinPolicy,
+    ExponentialReconnectionPolicy,
+    TokenAwarePolicy,
+)
 
 from analytics_site.secret_key import install_secret_key
 
@@ -143,6 +147,12 @@ DATABASES = {
                 "protocol_version": 5,
                 "load_balancing_policy": TokenAwarePolicy(
                     DCAwareRoundRobinPolicy(local_dc=CASSANDRA_LOCAL_DC)
+                ),
+                # The driver's default waits up to 10 minutes between attempts to reach a
+                # node that went down; a restarted node is used again within seconds.
+                "reconnection_policy": ExponentialReconnectionPolicy(
+                    base_delay=0.5,
+                    max_delay=env.float("CASSANDRA_RECONNECT_MAX_SECONDS", default=5.0),
                 ),
                 "lazy_connect": True,
                 "retry_connect": True,

@@ -64,3 +64,33 @@ def test_a_retried_post_carries_the_same_event_ids(
     assert first == retry
     assert first[1] == other[1] == "client-id"
     assert not {first[0], first[2]} & {other[0], other[2]}
+
+
+@pytest.mark.integration
+@pytest.mark.django_db
+def test_a_keen_batch_of_several_collections_gets_one_id_per_event(
+    services_up: None, project_keys: dict[str, str], private_queue: str, settings: Settings
+) -> None:
+    """The ids run across the whole request: each collection's first event once got
+    the same derived id, so dedupe would have kept only one of them."""
+    settings.EVENT_ID_REQUEST_HEADER = "X-Request-Id"
+    client = APIClient()
+    pid = project_keys["project_id"]
+    body = {"purchases": [{"price": 1}, {"price": 2}], "signups": [{"plan": "pro"}]}
+
+    def post(request_id: str) -> dict[str, str]:
+        """This request's appended events: event id -> collection."""
+        before = appended()
+        response = client.post(
+            f"/3.0/projects/{pid}/events",
+            body,
+            format="json",
+            HTTP_AUTHORIZATION=project_keys["write_key"],
+            HTTP_X_REQUEST_ID=request_id,
+        )
+        assert response.status_code == 200, response.content
+        return {r["event_id"]: r["name"] for key, r in appended().items() if key not in before}
+
+    first = post("lb-keen-1")
+    assert sorted(first.values()) == ["purchases", "purchases", "signups"]
+    assert post("lb-keen-1") == first  # the balancer's retry: the same ids

@@ -204,7 +204,25 @@ def test_a_warm_session_aggregates_after_cassandra_restarts(
     produce(topic_prefix, more, project)
     run = run_aggregation()
     assert (run.status, run.events_written) == (JobRun.Status.SUCCEEDED, 20)
+    # The app's own driver (the query API's) is back within seconds too, not the
+    # driver's default of up to 10 minutes between attempts.
+    assert _seconds_until_the_app_driver_answers(limit=15) < 15
     assert stored_rollups(project) == expected_rollups(first + more)
+
+
+def _seconds_until_the_app_driver_answers(*, limit: float) -> float:
+    """Seconds until the Django Cassandra session answers a query (at most ``limit``)."""
+    from cassandra.cluster import NoHostAvailable
+
+    session = connections["cassandra"].connection.session
+    started = time.monotonic()
+    while (waited := time.monotonic() - started) < limit:
+        try:
+            session.execute("SELECT release_version FROM system.local")
+            return waited
+        except NoHostAvailable:
+            time.sleep(0.25)
+    return limit
 
 
 def test_one_run_at_a_time(topic_prefix: str) -> None:
