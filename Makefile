@@ -11,7 +11,7 @@ WEB_HOST ?= 127.0.0.1
 WEB_PORT ?= 8000
 export WEB_HOST WEB_PORT
 
-.PHONY: install services setup run test stop status lint format bench
+.PHONY: install services setup run test stop status lint format bench cluster cluster-stop cluster-status test-cluster
 
 $(VENV)/.installed: requirements.txt
 	@echo "==> Python: creating $(VENV) and installing requirements.txt (first run: a few minutes)"
@@ -60,3 +60,15 @@ format: $(VENV)/.installed  ## ruff's fixes and layout, applied to the whole tre
 
 bench: services  ## every benchmark, one report table (var/bench/report.md); BENCH_AGGREGATE_EVENTS sets the backlog
 	@$(PY) -m tests.benchmarks.report
+
+cluster: install  ## the distributed stack on 127.0.0.1-3 (README "Cluster"); stop the single-node services first
+	@$(PY) -m services.cluster start
+
+cluster-stop:  ## stop every process of the cluster
+	@$(PY) -m services.cluster stop
+
+cluster-status:
+	@$(PY) -m services.cluster status
+
+test-cluster: cluster  ## node failures under load on the running cluster (on demand, not in CI)
+	@$(PY) -m pytest -p no:cacheprovider -o python_files="cluster_*.py" tests/cluster -v -s

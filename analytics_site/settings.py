@@ -10,6 +10,7 @@ import datetime as dt
 from pathlib import Path
 
 import environ
+from cassandra import ConsistencyLevel
 from cassandra.policies import (
     DCAwareRoundRobinPolicy,
     ExponentialReconnectionPolicy,
@@ -157,7 +158,14 @@ DATABASES = {
                 "lazy_connect": True,
                 "retry_connect": True,
             },
-            "session": {"default_timeout": env.float("CASSANDRA_QUERY_TIMEOUT", default=10.0)},
+            # Queries read at LOCAL_QUORUM, the level the aggregation writes at: an answer
+            # includes every completed run, and one node of three may be down.
+            "session": {
+                "default_timeout": env.float("CASSANDRA_QUERY_TIMEOUT", default=10.0),
+                "default_consistency_level": ConsistencyLevel.name_to_value[
+                    env.str("CASSANDRA_QUERY_CONSISTENCY", default="LOCAL_QUORUM")
+                ],
+            },
         },
     },
 }
@@ -300,6 +308,8 @@ CORS_PREFLIGHT_MAX_AGE = 86400
 SPARK_MASTER_URL = env.str("SPARK_MASTER_URL", default="local[2]")
 SPARK_JARS_DIR = Path(env.str("SPARK_JARS_DIR", default=str(DATA_DIR / "jars" / "spark")))
 SPARK_DRIVER_MEMORY = env.str("SPARK_DRIVER_MEMORY", default="2g")
+# Each executor's heap on a standalone cluster (SPARK_MASTER_URL spark://...).
+SPARK_EXECUTOR_MEMORY = env.str("SPARK_EXECUTOR_MEMORY", default="1g")
 # Where executors reach the driver, and the address it binds (a container's name and
 # 0.0.0.0 on a cluster; loopback locally).
 SPARK_DRIVER_HOST = env.str("SPARK_DRIVER_HOST", default="127.0.0.1")

@@ -32,6 +32,7 @@ def get_session() -> SparkSession:
                 driver_memory=settings.SPARK_DRIVER_MEMORY,
                 driver_host=settings.SPARK_DRIVER_HOST,
                 driver_bind_address=settings.SPARK_DRIVER_BIND_ADDRESS,
+                executor_memory=settings.SPARK_EXECUTOR_MEMORY,
             )
         return _session
 

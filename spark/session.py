@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import os
 import re
+import sys
+import tempfile
+import zipfile
 from pathlib import Path
 
 from pyspark.sql import SparkSession
@@ -35,6 +38,18 @@ def connector_jars(jars_dir: Path) -> list[str]:
     return [str(jar) for jar in jars if _artifact(jar) not in bundled]
 
 
+def package_zip() -> Path:
+    """This ``spark`` package as a zip (made once per process), for the executors of a
+    cluster: the jobs' UDFs are pickled by reference to its modules."""
+    package = Path(__file__).resolve().parent
+    target = Path(tempfile.gettempdir()) / f"analytics-spark-{os.getpid()}.zip"
+    if not target.exists():
+        with zipfile.ZipFile(target, "w") as archive:
+            for source in sorted(package.rglob("*.py")):
+                archive.write(source, source.relative_to(package.parent))
+    return target
+
+
 def build_session(
     *,
     app_name: str,
@@ -46,6 +61,7 @@ def build_session(
     driver_memory: str = "2g",
     driver_host: str = "127.0.0.1",
     driver_bind_address: str = "127.0.0.1",
+    executor_memory: str = "1g",
     extra_conf: dict[str, str] | None = None,
 ) -> SparkSession:
     """A SparkSession on ``master`` with both connectors.
@@ -57,6 +73,10 @@ def build_session(
     The job reads what it wrote, so Cassandra reads and writes use ``consistency``
     (LOCAL_QUORUM by default: read-your-writes on a replicated ring).
     ``driver_memory`` applies only when this call starts the JVM.
+
+    On a standalone cluster (``master`` ``spark://...``) the executors get
+    ``executor_memory`` each, the connector jars through ``spark.jars``, this package
+    through ``addPyFile`` and this interpreter for their Python workers.
     """
     os.environ.setdefault("SPARK_LOCAL_IP", driver_bind_address)
     builder = (
@@ -81,8 +101,15 @@ def build_session(
         .config("spark.cassandra.output.batch.size.bytes", "8192")
         .config("spark.cassandra.output.concurrent.writes", "16")
     )
+    on_cluster = master.startswith("spark://")
+    if on_cluster:
+        builder = builder.config("spark.executor.memory", executor_memory).config(
+            "spark.pyspark.python", sys.executable
+        )
     for key, value in (extra_conf or {}).items():
         builder = builder.config(key, value)
     session = builder.getOrCreate()
     session.sparkContext.setLogLevel("WARN")
+    if on_cluster:
+        session.sparkContext.addPyFile(str(package_zip()))
     return session

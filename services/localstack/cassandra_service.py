@@ -54,7 +54,31 @@ _LOGBACK = """\
 
 
 class CassandraService(LocalService):
+    """One node; a ring's node (``services.cluster``) overrides the hooks below."""
+
     name = "cassandra"
+    # Where the replicas of a keyspace are placed: one node needs no topology.
+    snitch = "SimpleSnitch"
+    # The replication factor token allocation optimises for (the keyspace's RF).
+    token_replication_factor = 1
+    # Rows a job batches together share a replica set; on one node that is every row.
+    cross_partition_batch_warn = 1000
+
+    @property
+    def node_dir(self) -> Path:
+        """The node's data (``data``, ``commitlog``, ...) below this folder."""
+        return self.config.data_dir / "cassandra"
+
+    @property
+    def node_conf_dir(self) -> Path:
+        return self.config.conf_dir / "cassandra"
+
+    def seeds(self) -> str:
+        """The ``seeds`` parameter: ``host:storage_port`` of each seed, comma-separated."""
+        return f"{self.host}:{self.config.cassandra_storage_port}"
+
+    def write_topology(self, conf: Path) -> None:
+        """Write what the snitch reads from the classpath (nothing for SimpleSnitch)."""
 
     def ports(self) -> dict[str, int]:
         return {
@@ -63,17 +87,17 @@ class CassandraService(LocalService):
         }
 
     def _yaml(self, root: Path) -> str:
-        host = self.config.host
+        host = self.host
         return f"""\
 cluster_name: analytics-local
 num_tokens: 16
-allocate_tokens_for_local_replication_factor: 1
+allocate_tokens_for_local_replication_factor: {self.token_replication_factor}
 partitioner: org.apache.cassandra.dht.Murmur3Partitioner
-endpoint_snitch: SimpleSnitch
+endpoint_snitch: {self.snitch}
 seed_provider:
   - class_name: org.apache.cassandra.locator.SimpleSeedProvider
     parameters:
-      - seeds: "{host}:{self.config.cassandra_storage_port}"
+      - seeds: "{self.seeds()}"
 listen_address: {host}
 rpc_address: {host}
 storage_port: {self.config.cassandra_storage_port}
@@ -107,9 +131,9 @@ sasi_indexes_enabled: false
 # The aggregation job writes raw events in single-partition batches of up to 64 KiB.
 batch_size_warn_threshold: 128KiB
 batch_size_fail_threshold: 1024KiB
-# On one node every row has the same replica set, so the jobs' replica-set batches span
-# many partitions by design (still one replica per batch); no warning for that.
-unlogged_batch_across_partitions_warn_threshold: 1000
+# The jobs batch rows by replica set: on one node that spans many partitions by design
+# (still one replica per batch), so no warning for it there.
+unlogged_batch_across_partitions_warn_threshold: {self.cross_partition_batch_warn}
 """
 
     def prepare(self, progress: Callable[[str], None]) -> list[str]:
@@ -118,12 +142,13 @@ unlogged_batch_across_partitions_warn_threshold: 1000
         jamm = sorted(jars.glob("jamm-*.jar"))
         if not jamm:
             raise StackError(f"the jamm agent jar is missing from {jars}; run `make install`")
-        root = self.config.data_dir / "cassandra"
+        root = self.node_dir
         root.mkdir(parents=True, exist_ok=True)
-        conf = self.config.conf_dir / "cassandra"
+        conf = self.node_conf_dir
         conf.mkdir(parents=True, exist_ok=True)
         (conf / "cassandra.yaml").write_text(self._yaml(root))
         (conf / "logback.xml").write_text(_LOGBACK)
+        self.write_topology(conf)
         heap = self.config.cassandra_heap_mb
         return [
             java,
@@ -157,11 +182,15 @@ unlogged_batch_across_partitions_warn_threshold: 1000
         except ImportError as exc:  # run under the project's virtualenv
             raise StackError(f"the Cassandra driver is not installed: {exc}") from None
         logging.getLogger("cassandra").setLevel(logging.CRITICAL)
+        from cassandra.policies import WhiteListRoundRobinPolicy
+
         cluster = Cluster(
-            [self.config.host],
+            [self.host],
             port=self.config.cassandra_port,
             connect_timeout=2,
             control_connection_timeout=2,
+            # Ask this node, not whichever node of a ring the driver discovers.
+            load_balancing_policy=WhiteListRoundRobinPolicy([self.host]),
         )
         try:
             session = cluster.connect()

@@ -36,10 +36,11 @@ class StackConfig:
     kafka_heap_mb: int
     java_home: str | None
     start_timeout: dict[str, int]
+    jars_home: Path | None = None  # where `install` puts the jars; default ``home/jars``
 
     @property
     def jars_dir(self) -> Path:
-        return self.home / "jars"
+        return self.jars_home or self.home / "jars"
 
     @property
     def data_dir(self) -> Path:

@@ -1,4 +1,4 @@
-"""Kafka 4.x in KRaft combined mode (broker + controller), one node, from Maven jars."""
+"""Kafka 4.x in KRaft combined mode (broker + controller), from Maven jars."""
 
 from __future__ import annotations
 
@@ -27,7 +27,15 @@ logger.state.level = WARN
 
 
 class KafkaService(LocalService):
+    """One combined broker and controller; a cluster's node (``services.cluster``)
+    overrides the hooks below."""
+
     name = "kafka"
+    node_id = 1
+    # Replication of Kafka's internal topics (offsets, transactions) and the topic default.
+    replication_factor = 1
+    min_insync_replicas = 1
+    auto_create_topics = True
 
     def ports(self) -> dict[str, int]:
         return {
@@ -35,28 +43,46 @@ class KafkaService(LocalService):
             "KAFKA_CONTROLLER_PORT": self.config.kafka_controller_port,
         }
 
+    @property
+    def log_dir(self) -> Path:
+        return self.config.data_dir / "kafka"
+
+    @property
+    def node_conf_dir(self) -> Path:
+        return self.config.conf_dir / "kafka"
+
+    def quorum_voters(self) -> str:
+        """``controller.quorum.voters``: ``id@host:port`` of every controller."""
+        return f"{self.node_id}@{self.host}:{self.config.kafka_controller_port}"
+
+    def cluster_id(self) -> str:
+        """The id ``StorageTool format`` stamps on the log directory (fresh per stack)."""
+        return random_cluster_id()
+
     def _properties(self) -> str:
-        host, port = self.config.host, self.config.kafka_port
+        host, port = self.host, self.config.kafka_port
         controller = self.config.kafka_controller_port
-        log_dir = self.config.data_dir / "kafka"
+        factor, isr = str(self.replication_factor), str(self.min_insync_replicas)
         lines = {
             "process.roles": "broker,controller",
-            "node.id": "1",
-            "controller.quorum.voters": f"1@{host}:{controller}",
+            "node.id": str(self.node_id),
+            "controller.quorum.voters": self.quorum_voters(),
             "listeners": f"PLAINTEXT://{host}:{port},CONTROLLER://{host}:{controller}",
             "advertised.listeners": f"PLAINTEXT://{host}:{port}",
             "controller.listener.names": "CONTROLLER",
             "inter.broker.listener.name": "PLAINTEXT",
             "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
-            "log.dirs": str(log_dir),
+            "log.dirs": str(self.log_dir),
             "num.partitions": "3",
-            "auto.create.topics.enable": "true",
-            "offsets.topic.replication.factor": "1",
+            "auto.create.topics.enable": str(self.auto_create_topics).lower(),
+            "default.replication.factor": factor,
+            "min.insync.replicas": isr,
+            "offsets.topic.replication.factor": factor,
             "offsets.topic.num.partitions": "10",
-            "transaction.state.log.replication.factor": "1",
-            "transaction.state.log.min.isr": "1",
-            "share.coordinator.state.topic.replication.factor": "1",
-            "share.coordinator.state.topic.min.isr": "1",
+            "transaction.state.log.replication.factor": factor,
+            "transaction.state.log.min.isr": isr,
+            "share.coordinator.state.topic.replication.factor": factor,
+            "share.coordinator.state.topic.min.isr": isr,
             "group.initial.rebalance.delay.ms": "0",
             "log.retention.hours": "168",
         }
@@ -65,7 +91,7 @@ class KafkaService(LocalService):
     def prepare(self, progress: Callable[[str], None]) -> list[str]:
         java = require_java(self.config.java_home, service="Kafka", allowed=(17, 21, 23, 24, 25))
         jars = require_jars(self.config, "kafka")
-        conf = self.config.conf_dir / "kafka"
+        conf = self.node_conf_dir
         conf.mkdir(parents=True, exist_ok=True)
         properties = conf / "server.properties"
         properties.write_text(self._properties())
@@ -81,9 +107,9 @@ class KafkaService(LocalService):
             "-cp",
             f"{jars}/*",
         ]
-        if not (self.config.data_dir / "kafka" / "meta.properties").exists():
-            progress("kafka: formatting the KRaft log directory (first start)")
-            _format_storage([*base, "kafka.tools.StorageTool"], properties)
+        if not (self.log_dir / "meta.properties").exists():
+            progress(f"{self.name}: formatting the KRaft log directory (first start)")
+            _format_storage([*base, "kafka.tools.StorageTool"], properties, self.cluster_id())
         return [*base, "kafka.Kafka", str(properties)]
 
     def probe(self) -> bool:
@@ -95,7 +121,7 @@ class KafkaService(LocalService):
         logging.getLogger("kafka").setLevel(logging.CRITICAL)
         try:
             admin = KafkaAdminClient(
-                bootstrap_servers=f"{self.config.host}:{self.config.kafka_port}",
+                bootstrap_servers=f"{self.host}:{self.config.kafka_port}",
                 request_timeout_ms=3000,
             )
         except (KafkaError, OSError):
@@ -109,9 +135,9 @@ class KafkaService(LocalService):
             admin.close()
 
 
-def _format_storage(storage_tool: list[str], properties: Path) -> None:
-    """Run ``StorageTool format`` once with a fresh cluster id; raise on failure."""
-    command = [*storage_tool, "format", "-t", _random_cluster_id(), "-c", str(properties)]
+def _format_storage(storage_tool: list[str], properties: Path, cluster_id: str) -> None:
+    """Run ``StorageTool format`` once with ``cluster_id``; raise on failure."""
+    command = [*storage_tool, "format", "-t", cluster_id, "-c", str(properties)]
     try:
         result = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
     except subprocess.TimeoutExpired:
@@ -120,6 +146,6 @@ def _format_storage(storage_tool: list[str], properties: Path) -> None:
         raise StackError(f"formatting Kafka storage failed:\n{result.stdout}{result.stderr}")
 
 
-def _random_cluster_id() -> str:
+def random_cluster_id() -> str:
     """A KRaft cluster id: 16 random bytes, URL-safe base64 without padding."""
     return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")

@@ -21,6 +21,20 @@ class LocalService(ABC):
         self.config = config
 
     @property
+    def host(self) -> str:
+        """The loopback address this service binds."""
+        return self.config.host
+
+    @property
+    def working_dir(self) -> Path:
+        return self.config.home
+
+    @property
+    def timeout_key(self) -> str:
+        """The ``start_timeout`` entry that bounds this service's start."""
+        return self.name
+
+    @property
     def pid_file(self) -> Path:
         return self.config.run_dir / f"{self.name}.pid"
 
@@ -45,7 +59,7 @@ class LocalService(ABC):
 
     def describe(self) -> str:
         port = next(iter(self.ports().values()))
-        return f"{self.name} on {self.config.host}:{port}"
+        return f"{self.name} on {self.host}:{port}"
 
     def running_pid(self) -> int | None:
         return proc.read_pid(self.pid_file)
@@ -53,28 +67,41 @@ class LocalService(ABC):
     def start(self, progress: Callable[[str], None]) -> float:
         """Start the service unless it already runs; wait until ready; return seconds."""
         started = time.monotonic()
+        pid = self.launch(progress)
+        if pid is None:
+            return 0.0
+        return self.await_ready(pid, progress, started)
+
+    def launch(self, progress: Callable[[str], None]) -> int | None:
+        """Spawn the service unless it runs; the pid to wait for, or None when it already
+        answers. Nodes that only become ready together (a KRaft quorum) are all launched
+        before any is awaited."""
         pid = self.running_pid()
         if pid is not None:
             if self.probe():
                 progress(f"{self.describe()}: already running (pid {pid})")
-                return 0.0
+                return None
             progress(f"{self.describe()}: process {pid} exists, waiting for it")
-        else:
-            proc.require_free_ports(self.name, self.config.host, self.ports())
-            command = self.prepare(progress)
-            progress(f"{self.describe()}: starting (log: {self.log_file})")
-            pid = proc.spawn(
-                command,
-                pid_file=self.pid_file,
-                log_file=self.log_file,
-                env=self.extra_env(),
-                cwd=self.config.home,
-            )
+            return pid
+        proc.require_free_ports(self.name, self.host, self.ports())
+        command = self.prepare(progress)
+        progress(f"{self.describe()}: starting (log: {self.log_file})")
+        return proc.spawn(
+            command,
+            pid_file=self.pid_file,
+            log_file=self.log_file,
+            env=self.extra_env(),
+            cwd=self.working_dir,
+        )
+
+    def await_ready(self, pid: int, progress: Callable[[str], None], started: float) -> float:
+        """Wait until the launched ``pid`` answers (StackError if it dies or times out);
+        the seconds since ``started`` (monotonic)."""
         proc.wait_ready(
             self.name,
             pid=pid,
             probe=self.probe,
-            timeout=self.config.start_timeout[self.name],
+            timeout=self.config.start_timeout[self.timeout_key],
             log_file=self.log_file,
             pid_file=self.pid_file,
             progress=progress,

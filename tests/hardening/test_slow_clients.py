@@ -16,8 +16,9 @@ from typing import Any
 
 import pytest
 
+from services.cluster.nginx import PROXY_CONF, SITE_CONF, free_port, nginx_conf
 from services.localstack.install import nginx_binary
-from tests.scaleout.stack import PROXY_CONF, SITE_CONF, free_port, nginx_conf, wait_for_port
+from tests.scaleout.stack import wait_for_port
 
 pytestmark = [pytest.mark.integration]
 

@@ -168,3 +168,23 @@ def test_production_mode_refuses_to_start_without_a_secret() -> None:
     result = _manage("check", env=env)
     assert result.returncode != 0
     assert "Set the DJANGO_SECRET_KEY environment variable" in result.stderr
+
+
+def test_the_loopback_cluster_sets_what_compose_sets(tmp_path) -> None:
+    """``make cluster`` runs the same settings as the container stack: every app process
+    gets exactly the keys of ``x-app-env``, and each role exactly the keys its compose
+    service adds; only the values (addresses) differ."""
+    from services.cluster import topology
+
+    shared = set(COMPOSE["x-app-env"])
+    layout = topology.Layout(home=tmp_path)
+    assert set(topology.app_env(layout)) == shared
+    for role, added in topology.ROLE_ENV.items():
+        services = [s for s in APP_SERVICES.values() if s["command"][0] == role]
+        assert services, f"no compose service runs {role}"
+        for service in services:
+            assert set(service["environment"]) - shared == set(added), role
+    cluster = topology.app_env(layout)
+    assert cluster["SPARK_MASTER_URL"].startswith("spark://127.0.0.1:")
+    assert len(cluster["CASSANDRA_HOSTS"].split(",")) == 3
+    assert len(cluster["KAFKA_BOOTSTRAP_SERVERS"].split(",")) == 3
