@@ -25,8 +25,6 @@ class CassandraNode(CassandraService):
 
     snitch = "GossipingPropertyFileSnitch"
     token_replication_factor = 3
-    # A replica-set batch spans partitions that share all three replicas: by design.
-    cross_partition_batch_warn = 1000
 
     def __init__(self, config: StackConfig, index: int) -> None:
         super().__init__(config)
