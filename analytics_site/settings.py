@@ -323,9 +323,13 @@ AGGREGATION_INTERVAL_SECONDS = env.int("AGGREGATION_INTERVAL_SECONDS", default=5
 AGGREGATION_MAX_RECORDS_PER_PARTITION = env.int(
     "AGGREGATION_MAX_RECORDS_PER_PARTITION", default=2_000_000
 )
-# Runs of up to this many records read Kafka on the driver (no per-partition Spark
-# task set-up); bigger runs use Spark's Kafka source.
+# Runs of up to this many records, whose values add up to at most this many bytes,
+# read Kafka on the driver (no per-partition Spark task set-up); bigger runs use
+# Spark's Kafka source.
 AGGREGATION_DRIVER_READ_MAX_RECORDS = env.int("AGGREGATION_DRIVER_READ_MAX_RECORDS", default=20_000)
+AGGREGATION_DRIVER_READ_MAX_BYTES = env.int(
+    "AGGREGATION_DRIVER_READ_MAX_BYTES", default=64 * 1024 * 1024
+)
 AGGREGATION_TIME_LIMIT_SECONDS = env.int("AGGREGATION_TIME_LIMIT_SECONDS", default=1800)
 # One run at a time: a Redis lock renewed while the run lives, so a killed run frees
 # it within this many seconds.

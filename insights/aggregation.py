@@ -256,6 +256,7 @@ def _run_stages(
         keyspace=store.keyspace(),
         dlq_topic=dlq_topic(),
         driver_read_max_records=settings.AGGREGATION_DRIVER_READ_MAX_RECORDS,
+        driver_read_max_bytes=settings.AGGREGATION_DRIVER_READ_MAX_BYTES,
         progress=progress,
         guard=lease.write_timestamp,
     )

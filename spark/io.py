@@ -20,6 +20,9 @@ SPLIT_ABOVE_RECORDS = 100_000
 # Up to this many records, the driver reads them itself: Spark's Kafka source costs
 # about 0.3 s per partition to set up, which would dominate a small run.
 DRIVER_READ_MAX_RECORDS = 20_000
+# ... and up to this many bytes of values: the bound on what a small run holds on the
+# driver (20,000 records of up to 32 KB would otherwise be 640 MB).
+DRIVER_READ_MAX_BYTES = 64 * 1024 * 1024
 KAFKA_RECORD_SCHEMA = "topic string, partition int, offset long, value binary"
 
 
@@ -29,16 +32,29 @@ def read_kafka(
     bootstrap: str,
     offsets: OffsetRange,
     driver_read_max_records: int = DRIVER_READ_MAX_RECORDS,
+    driver_read_max_bytes: int = DRIVER_READ_MAX_BYTES,
 ) -> DataFrame:
     """The Kafka records of ``offsets`` (topic, partition, offset, value): read on the
-    driver up to ``driver_read_max_records`` records, through Spark's source above."""
-    reader = read_on_driver if offsets.records <= driver_read_max_records else read_range
-    return reader(spark, bootstrap=bootstrap, offsets=offsets)
+    driver while they number at most ``driver_read_max_records`` and their values sum to
+    at most ``driver_read_max_bytes``, through Spark's source otherwise."""
+    if offsets.records <= driver_read_max_records:
+        rows = fetch_on_driver(
+            bootstrap=bootstrap, offsets=offsets, max_bytes=driver_read_max_bytes
+        )
+        if rows is not None:
+            return spark.createDataFrame(rows, KAFKA_RECORD_SCHEMA)
+    return read_range(spark, bootstrap=bootstrap, offsets=offsets)
 
 
-def read_on_driver(spark: SparkSession, *, bootstrap: str, offsets: OffsetRange) -> DataFrame:
-    """The Kafka records of ``offsets`` (topic, partition, offset, value), read with
-    kafka-python on the driver; meant for small ranges."""
+KafkaRow = tuple[str, int, int, bytes | None]  # value is None for a tombstone
+
+
+def fetch_on_driver(
+    *, bootstrap: str, offsets: OffsetRange, max_bytes: int
+) -> list[KafkaRow] | None:
+    """The Kafka records of ``offsets`` as (topic, partition, offset, value) rows, read
+    with kafka-python on the driver; None as soon as their values pass ``max_bytes``
+    (what was read is dropped, so the driver holds at most about that much)."""
     from kafka import KafkaConsumer, TopicPartition
 
     wanted = {
@@ -50,7 +66,8 @@ def read_on_driver(spark: SparkSession, *, bootstrap: str, offsets: OffsetRange)
     consumer = KafkaConsumer(
         bootstrap_servers=bootstrap.split(","), enable_auto_commit=False, group_id=None
     )
-    rows: list[tuple[str, int, int, bytes | None]] = []  # value is None for a tombstone
+    rows: list[KafkaRow] = []
+    size = 0
     try:
         consumer.assign(list(wanted))
         for tp, (start, _end) in wanted.items():
@@ -59,18 +76,23 @@ def read_on_driver(spark: SparkSession, *, bootstrap: str, offsets: OffsetRange)
         while remaining:
             for tp, messages in consumer.poll(timeout_ms=1000).items():
                 end = wanted[tp][1]
-                rows.extend(
-                    (tp.topic, tp.partition, m.offset, m.value) for m in messages if m.offset < end
-                )
+                kept = [m for m in messages if m.offset < end]
+                size += sum(len(m.value) for m in kept if m.value is not None)
+                if size > max_bytes:
+                    return None
+                rows.extend((tp.topic, tp.partition, m.offset, m.value) for m in kept)
+            # Checked for every partition, not only those that returned records: a
+            # range may end on records a poll never returns (transaction markers).
+            for tp in list(remaining):
                 position = consumer.position(tp)
                 if position is None:  # seek() above set it; only a timeout leaves it unknown
                     raise RuntimeError(f"Kafka consumer has no position for {tp}")
-                if position >= end:
+                if position >= wanted[tp][1]:
                     consumer.pause(tp)
                     remaining.discard(tp)
     finally:
         consumer.close()
-    return spark.createDataFrame(rows, KAFKA_RECORD_SCHEMA)
+    return rows
 
 
 def read_range(spark: SparkSession, *, bootstrap: str, offsets: OffsetRange) -> DataFrame:

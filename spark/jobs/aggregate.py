@@ -42,7 +42,14 @@ from pyspark.sql import functions as F
 
 from spark.dedupe import dedupe_batch, not_seen, stamped
 from spark.envelopes import invalid_records, parse_records, valid_events
-from spark.io import DRIVER_READ_MAX_RECORDS, lookup, read_kafka, write_dlq, write_table
+from spark.io import (
+    DRIVER_READ_MAX_BYTES,
+    DRIVER_READ_MAX_RECORDS,
+    lookup,
+    read_kafka,
+    write_dlq,
+    write_table,
+)
 from spark.offsets import OffsetRange, plan_range
 from spark.rollups import DayPartition, delta_rollups, members, merge_rollups
 from spark.schema import (
@@ -123,6 +130,7 @@ def run(
     keyspace: str,
     dlq_topic: str,
     driver_read_max_records: int = DRIVER_READ_MAX_RECORDS,
+    driver_read_max_bytes: int = DRIVER_READ_MAX_BYTES,
     progress: Progress = lambda _message: None,
     guard: WriteGuard = lambda: None,
 ) -> AggregationResult:
@@ -140,7 +148,11 @@ def run(
 
     progress(f"reading {result.records_read} records")
     records = read_kafka(
-        spark, bootstrap=bootstrap, offsets=offsets, driver_read_max_records=driver_read_max_records
+        spark,
+        bootstrap=bootstrap,
+        offsets=offsets,
+        driver_read_max_records=driver_read_max_records,
+        driver_read_max_bytes=driver_read_max_bytes,
     )
     parsed = _keep(parse_records(records))
     invalid = invalid_records(parsed)

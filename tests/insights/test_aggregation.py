@@ -155,17 +155,21 @@ def produce(prefix: str, events: list[dict], project_id: str, extra: Sequence[by
 
 
 @pytest.mark.parametrize(
-    "driver_read_max_records", [20_000, 0], ids=["driver-read", "spark-source"]
+    ("driver_read_max_records", "driver_read_max_bytes"),
+    [(20_000, 64 << 20), (0, 64 << 20), (20_000, 1000)],
+    ids=["driver-read", "spark-source", "spark-source-past-the-byte-bound"],
 )
 def test_invalid_records_go_to_the_dlq_and_the_rest_is_counted(
     spark: SparkSession,
     topic_prefix: str,
     settings: Settings,
     driver_read_max_records: int,
+    driver_read_max_bytes: int,
 ) -> None:
-    """Both ways of reading Kafka (small runs on the driver, big ones through Spark's
-    Kafka source) give the same result."""
+    """Both ways of reading Kafka (small runs on the driver, big ones, by count or by
+    bytes, through Spark's Kafka source) give the same result."""
     settings.AGGREGATION_DRIVER_READ_MAX_RECORDS = driver_read_max_records
+    settings.AGGREGATION_DRIVER_READ_MAX_BYTES = driver_read_max_bytes
     project = uuid.uuid4().hex
     events = generate(30, rng=random.Random(2), start=START, hours=3)
     produce(topic_prefix, events, project, extra=[b"not json", b'{"event_id": "x"}'])
