@@ -7,6 +7,7 @@ The connector jars come from a local folder (``var/jars/spark``) through
 
 from __future__ import annotations
 
+import atexit
 import os
 import re
 import sys
@@ -40,10 +41,11 @@ def connector_jars(jars_dir: Path) -> list[str]:
 
 def package_zip() -> Path:
     """This ``spark`` package as a zip (made once per process), for the executors of a
-    cluster: the jobs' UDFs are pickled by reference to its modules."""
+    cluster: the jobs' UDFs are pickled by reference to its modules. Removed at exit."""
     package = Path(__file__).resolve().parent
     target = Path(tempfile.gettempdir()) / f"analytics-spark-{os.getpid()}.zip"
     if not target.exists():
+        atexit.register(target.unlink, missing_ok=True)
         with zipfile.ZipFile(target, "w") as archive:
             for source in sorted(package.rglob("*.py")):
                 archive.write(source, source.relative_to(package.parent))

@@ -18,11 +18,33 @@ from services.localstack.service import LocalService
 from . import topology
 
 
-class CassandraNode(CassandraService):
-    """Node ``index`` (1-based) of the ring, on ``topology.HOSTS[index - 1]``; the first
-    is the seed. GossipingPropertyFileSnitch puts every node in one data centre, so the
-    keyspace can use NetworkTopologyStrategy."""
+class _LoopbackNode:
+    """Node ``index`` (1-based) of a three-node engine: on ``topology.HOSTS[index - 1]``,
+    its configuration in its own directory, started within the engine's timeout."""
 
+    index: int
+    name: str
+    config: StackConfig
+    engine: str
+
+    @property
+    def host(self) -> str:
+        return topology.HOSTS[self.index - 1]
+
+    @property
+    def timeout_key(self) -> str:
+        return self.engine
+
+    @property
+    def node_conf_dir(self) -> Path:
+        return self.config.conf_dir / self.name
+
+
+class CassandraNode(_LoopbackNode, CassandraService):
+    """A node of the ring; the first is the seed. GossipingPropertyFileSnitch puts every
+    node in one data centre, so the keyspace can use NetworkTopologyStrategy."""
+
+    engine = "cassandra"
     snitch = "GossipingPropertyFileSnitch"
     token_replication_factor = 3
 
@@ -32,20 +54,8 @@ class CassandraNode(CassandraService):
         self.name = f"cassandra-{index}"
 
     @property
-    def host(self) -> str:
-        return topology.HOSTS[self.index - 1]
-
-    @property
-    def timeout_key(self) -> str:
-        return "cassandra"
-
-    @property
     def node_dir(self) -> Path:
         return self.config.data_dir / self.name
-
-    @property
-    def node_conf_dir(self) -> Path:
-        return self.config.conf_dir / self.name
 
     def seeds(self) -> str:
         return f"{topology.HOSTS[0]}:{self.config.cassandra_storage_port}"
@@ -56,10 +66,11 @@ class CassandraNode(CassandraService):
         )
 
 
-class KafkaNode(KafkaService):
-    """Node ``index`` of three combined broker+controller nodes: one KRaft quorum, one
-    cluster id (made once, kept in the stack home), topics RF 3 with min ISR 2."""
+class KafkaNode(_LoopbackNode, KafkaService):
+    """One of three combined broker+controller nodes: one KRaft quorum, one cluster id
+    (made once, kept in the stack home), topics RF 3 with min ISR 2."""
 
+    engine = "kafka"
     replication_factor = topology.KAFKA_REPLICATION_FACTOR
     min_insync_replicas = topology.KAFKA_MIN_INSYNC_REPLICAS
     auto_create_topics = False  # create_topics makes them, with the settings' RF and ISR
@@ -71,20 +82,8 @@ class KafkaNode(KafkaService):
         self.name = f"kafka-{index}"
 
     @property
-    def host(self) -> str:
-        return topology.HOSTS[self.index - 1]
-
-    @property
-    def timeout_key(self) -> str:
-        return "kafka"
-
-    @property
     def log_dir(self) -> Path:
         return self.config.data_dir / self.name
-
-    @property
-    def node_conf_dir(self) -> Path:
-        return self.config.conf_dir / self.name
 
     def quorum_voters(self) -> str:
         port = self.config.kafka_controller_port

@@ -106,6 +106,7 @@ def main() -> None:
 
     call_command("migrate", verbosity=0)
     call_command("sync_cassandra", verbosity=0)
+    call_command("create_topics", verbosity=0)  # a cluster creates no topic on first use
     spark = get_session()
     project = uuid.uuid4().hex
 
