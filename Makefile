@@ -70,5 +70,5 @@ cluster-stop:  ## stop every process of the cluster
 cluster-status:
 	@$(PY) -m services.cluster status
 
-test-cluster: cluster  ## node failures under load on the cluster (on demand, not in CI yet)
+test-cluster: cluster  ## node failures under load on the cluster (CI runs it after `make test`)
 	@$(PY) -m pytest -p no:cacheprovider -o python_files="cluster_*.py" tests/cluster -v -s

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import shutil
 import signal
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from services.localstack.config import load_config
+from services.localstack.errors import StackError
 from services.localstack.redis_service import RedisService
 from services.localstack.service import LocalService
 
@@ -19,6 +21,11 @@ from .apps import AppProcess, Balancer, run_migrate
 from .engines import CassandraNode, KafkaNode, SparkMaster, SparkWorker
 
 Progress = Callable[[str], None]
+
+JOIN_ATTEMPTS = 3
+"""How often a new Cassandra node is started before its failure to join stops the
+cluster's start: a bootstrapping node can give up on the seed ("Unable to contact any
+seeds") while the node before it is still settling into the ring."""
 
 
 class Cluster:
@@ -80,7 +87,9 @@ class Cluster:
         step("redis", [self.redis])
         step("kafka", self.kafka)  # a KRaft quorum forms only once a majority runs
         for node in self.cassandra:  # Cassandra nodes join the ring one at a time
-            step(node.name, [node])
+            started = time.monotonic()
+            _join_ring(node, progress)
+            timings[node.name] = time.monotonic() - started
         step("spark", [self.spark_master])
         step("spark workers", list(self.spark_workers))
         started = time.monotonic()
@@ -131,6 +140,22 @@ def _start_together(group: Sequence[LocalService], progress: Progress) -> None:
     for service, pid in launched:
         if pid is not None:
             service.await_ready(pid, progress, started)
+
+
+def _join_ring(node: CassandraNode, progress: Progress) -> None:
+    """Start a ring node. A node that had never joined and fails to start is wiped and
+    started again, up to JOIN_ATTEMPTS times; a node with data is never wiped."""
+    new = not node.node_dir.exists()
+    for attempt in range(1, JOIN_ATTEMPTS + 1):
+        try:
+            _start_together([node], progress)
+            return
+        except StackError as error:
+            if not new or attempt == JOIN_ATTEMPTS:
+                raise
+            progress(f"{node.name}: failed to join the ring on attempt {attempt}: {error}")
+            progress(f"{node.name}: wiping {node.node_dir} and starting it again")
+            shutil.rmtree(node.node_dir, ignore_errors=True)
 
 
 def _pids_in_groups(groups: set[int]) -> list[int]:

@@ -18,14 +18,27 @@ from services.localstack.service import LocalService
 from . import topology
 
 
-class _LoopbackNode:
-    """Node ``index`` (1-based) of a three-node engine: on ``topology.HOSTS[index - 1]``,
-    its configuration in its own directory, started within the engine's timeout."""
+class _NumberedNode:
+    """Process ``index`` (1-based) of a group, named ``{name_prefix}-{index}``."""
 
-    index: int
-    name: str
+    name_prefix: str
+
+    def __init__(self, config: StackConfig, index: int) -> None:
+        super().__init__(config)  # type: ignore[call-arg]  # the LocalService next in the MRO
+        self.index = index
+        self.name = f"{self.name_prefix}-{index}"
+
+
+class _LoopbackNode(_NumberedNode):
+    """Node ``index`` of a three-node engine: on ``topology.HOSTS[index - 1]``, its
+    configuration in its own directory, started within the engine's timeout."""
+
     config: StackConfig
     engine: str
+
+    @property
+    def name_prefix(self) -> str:  # type: ignore[override]
+        return self.engine
 
     @property
     def host(self) -> str:
@@ -47,11 +60,6 @@ class CassandraNode(_LoopbackNode, CassandraService):
     engine = "cassandra"
     snitch = "GossipingPropertyFileSnitch"
     token_replication_factor = 3
-
-    def __init__(self, config: StackConfig, index: int) -> None:
-        super().__init__(config)
-        self.index = index
-        self.name = f"cassandra-{index}"
 
     @property
     def node_dir(self) -> Path:
@@ -76,10 +84,8 @@ class KafkaNode(_LoopbackNode, KafkaService):
     auto_create_topics = False  # create_topics makes them, with the settings' RF and ISR
 
     def __init__(self, config: StackConfig, index: int) -> None:
-        super().__init__(config)
-        self.index = index
+        super().__init__(config, index)
         self.node_id = index
-        self.name = f"kafka-{index}"
 
     @property
     def log_dir(self) -> Path:
@@ -171,14 +177,11 @@ class SparkMaster(_SparkDaemon):
         return state is not None and state.get("status") == "ALIVE"
 
 
-class SparkWorker(_SparkDaemon):
+class SparkWorker(_NumberedNode, _SparkDaemon):
     """Worker ``index`` on ``topology.SPARK_WORKER_HOSTS[index - 1]``: one core; its
     executors run the jobs' tasks, with the jars and Python code the driver ships."""
 
-    def __init__(self, config: StackConfig, index: int) -> None:
-        super().__init__(config)
-        self.index = index
-        self.name = f"spark-worker-{index}"
+    name_prefix = "spark-worker"
 
     @property
     def host(self) -> str:

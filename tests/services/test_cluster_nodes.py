@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+from services.cluster import cluster as cluster_module
 from services.cluster import topology
 from services.cluster.cluster import Cluster
+from services.localstack.errors import StackError
 
 
 def _cluster(tmp_path: Path) -> Cluster:
@@ -51,3 +55,50 @@ def test_each_cassandra_node_listens_on_its_address_with_one_seed_and_one_data_c
         assert (tmp_path / "cassandra-rackdc.properties").read_text() == "dc=dc1\nrack=rack1\n"
     assert len({node.node_dir for node in nodes}) == 3
     assert len({node.node_conf_dir for node in nodes}) == 3
+
+
+def _failing_start(failures: int, node_dir: Path) -> tuple[list[int], object]:
+    """A stand-in for launching a node: it writes the node's data, then fails
+    ``failures`` times before it succeeds; the list counts the attempts."""
+    attempts: list[int] = []
+
+    def start(group: object, progress: object) -> None:
+        attempts.append(1)
+        node_dir.mkdir(parents=True, exist_ok=True)
+        (node_dir / f"attempt-{len(attempts)}").write_text("")
+        if len(attempts) <= failures:
+            raise StackError("cassandra-3 exited during startup")
+
+    return attempts, start
+
+
+def test_a_new_cassandra_node_that_fails_to_join_is_wiped_and_started_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    node = _cluster(tmp_path).cassandra[2]
+    attempts, start = _failing_start(cluster_module.JOIN_ATTEMPTS - 1, node.node_dir)
+    monkeypatch.setattr(cluster_module, "_start_together", start)
+    said: list[str] = []
+    cluster_module._join_ring(node, said.append)
+    assert len(attempts) == cluster_module.JOIN_ATTEMPTS
+    last = f"attempt-{cluster_module.JOIN_ATTEMPTS}"
+    assert sorted(p.name for p in node.node_dir.iterdir()) == [last]  # earlier data wiped
+    assert any("failed to join the ring on attempt 1" in line for line in said)
+
+
+def test_a_new_node_gives_up_after_the_last_attempt_and_a_node_with_data_is_never_wiped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    node = _cluster(tmp_path).cassandra[2]
+    attempts, start = _failing_start(cluster_module.JOIN_ATTEMPTS, node.node_dir)
+    monkeypatch.setattr(cluster_module, "_start_together", start)
+    with pytest.raises(StackError):
+        cluster_module._join_ring(node, lambda line: None)
+    assert len(attempts) == cluster_module.JOIN_ATTEMPTS
+
+    attempts, start = _failing_start(1, node.node_dir)  # the node now has data
+    monkeypatch.setattr(cluster_module, "_start_together", start)
+    with pytest.raises(StackError):
+        cluster_module._join_ring(node, lambda line: None)
+    assert len(attempts) == 1
+    assert (node.node_dir / "attempt-1").exists()
