@@ -133,6 +133,8 @@ CASSANDRA_REPLICATION = (
     else {"strategy_class": _strategy, (CASSANDRA_LOCAL_DC or "datacenter1"): _factor}
 )
 
+# The longest wait of the app's Cassandra driver between attempts to reach a node.
+CASSANDRA_RECONNECT_MAX_SECONDS = env.float("CASSANDRA_RECONNECT_MAX_SECONDS", default=5.0)
 DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{DATA_DIR / 'db.sqlite3'}"),
     "cassandra": {
@@ -153,7 +155,7 @@ DATABASES = {
                 # node that went down; a restarted node is used again within seconds.
                 "reconnection_policy": ExponentialReconnectionPolicy(
                     base_delay=0.5,
-                    max_delay=env.float("CASSANDRA_RECONNECT_MAX_SECONDS", default=5.0),
+                    max_delay=CASSANDRA_RECONNECT_MAX_SECONDS,
                 ),
                 "lazy_connect": True,
                 "retry_connect": True,
@@ -330,6 +332,10 @@ AGGREGATION_DRIVER_READ_MAX_RECORDS = env.int("AGGREGATION_DRIVER_READ_MAX_RECOR
 AGGREGATION_DRIVER_READ_MAX_BYTES = env.int(
     "AGGREGATION_DRIVER_READ_MAX_BYTES", default=64 * 1024 * 1024
 )
+# A run read on the driver is aggregated there too, on the app's Cassandra session
+# (``spark/driver_batch.py``): one Spark action instead of a dozen. False runs every
+# batch through Spark's joins and writes (the same numbers, seconds slower).
+AGGREGATION_SMALL_BATCHES_ON_DRIVER = env.bool("AGGREGATION_SMALL_BATCHES_ON_DRIVER", default=True)
 AGGREGATION_TIME_LIMIT_SECONDS = env.int("AGGREGATION_TIME_LIMIT_SECONDS", default=1800)
 # One run at a time: a Redis lock renewed while the run lives, so a killed run frees
 # it within this many seconds.

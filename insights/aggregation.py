@@ -30,6 +30,7 @@ from .models import JobFence, JobRun, KafkaOffset
 from .spark_runtime import get_session, reset_cassandra_connections
 
 if TYPE_CHECKING:  # the Spark modules load pyspark: imported where a run needs them
+    from spark import driver_batch
     from spark.jobs.aggregate import AggregationResult, Progress
     from spark.offsets import OffsetRange
 
@@ -134,6 +135,9 @@ STALE_CONNECTION_MARKERS = (
     "Control channel not available",
     "AllNodesFailedException",
     "NodeUnavailableException",
+    # The app's driver session (a small batch's store) still counts a restarted node
+    # down; it tries the node again within CASSANDRA_RECONNECT_MAX_SECONDS.
+    "Unable to complete the operation against any hosts",
 )
 
 
@@ -159,6 +163,7 @@ def _run_batch_reconnecting(
         if failed is None:
             raise
         logger.warning("batch %s met a stale Cassandra connection; redoing it", failed.batch_id)
+        _await_app_session()
         return _run_batch(
             offsets=offsets,
             batch_id=failed.batch_id,
@@ -166,6 +171,19 @@ def _run_batch_reconnecting(
             progress=progress,
             lease=lease,
         )
+
+
+def _await_app_session() -> None:
+    """Wait (up to three reconnection delays) until the app's Cassandra session answers."""
+    import time
+
+    deadline = time.monotonic() + 3 * settings.CASSANDRA_RECONNECT_MAX_SECONDS
+    while time.monotonic() < deadline:
+        try:
+            store.session().execute("SELECT release_version FROM system.local")
+            return
+        except Exception:
+            time.sleep(0.25)
 
 
 def _log_gaps(run: JobRun) -> None:
@@ -239,10 +257,12 @@ def _run_stages(
 ) -> tuple[AggregationResult, int]:
     """The aggregation job, then the second stage; return its result and the rows derived.
     Every write is guarded by ``lease``, and its Spark jobs run in the lease's job group."""
+    from spark import driver_batch
     from spark.jobs import aggregate, derive_rollups
 
     batch_id = run.batch_id
     assert batch_id is not None  # _start_run gives every run its batch id
+    cql = _driver_store(lease) if settings.AGGREGATION_SMALL_BATCHES_ON_DRIVER else None
     session = get_session() if offsets.records else None
     if session is not None:
         session.sparkContext.setJobGroup(
@@ -259,18 +279,37 @@ def _run_stages(
         driver_read_max_bytes=settings.AGGREGATION_DRIVER_READ_MAX_BYTES,
         progress=progress,
         guard=lease.write_timestamp,
+        cql=cql,
     )
     if not result.day_partitions:
         return result, 0
     progress("deriving monthly rollups")
-    derived = derive_rollups.run(
-        get_session(),
-        day_partitions=result.day_partitions,
-        keyspace=store.keyspace(),
-        timestamp=lease.write_timestamp(),
-    )
+    if cql is not None and result.path == "driver":
+        derived = driver_batch.derive_months(cql, result.day_partitions)
+    else:
+        derived = derive_rollups.run(
+            get_session(),
+            day_partitions=result.day_partitions,
+            keyspace=store.keyspace(),
+            timestamp=lease.write_timestamp(),
+        )
     bump_generations(project for project, *_ in result.day_partitions)
     return result, derived
+
+
+def _driver_store(lease: Lease) -> driver_batch.CqlStore:
+    """The app's Cassandra session as a small batch's store: the jobs' consistency level,
+    every write guarded by ``lease``."""
+    from cassandra import ConsistencyLevel
+
+    from spark import driver_batch
+
+    return driver_batch.CqlStore(
+        session=store.session(),
+        keyspace=store.keyspace(),
+        consistency=ConsistencyLevel.name_to_value[settings.CASSANDRA_JOB_CONSISTENCY],
+        guard=lease.write_timestamp,
+    )
 
 
 def _record_success(run: JobRun, *, result: AggregationResult, derived: int) -> None:

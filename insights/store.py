@@ -28,6 +28,11 @@ def _session() -> Session:
     return connections["cassandra"].connection.session
 
 
+def session() -> Session:
+    """The app's Cassandra driver session (the ``cassandra`` database connection)."""
+    return _session()
+
+
 def keyspace() -> str:
     return connections["cassandra"].settings_dict["NAME"]
 

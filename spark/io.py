@@ -26,24 +26,14 @@ DRIVER_READ_MAX_BYTES = 64 * 1024 * 1024
 KAFKA_RECORD_SCHEMA = "topic string, partition int, offset long, value binary"
 
 
-def read_kafka(
-    spark: SparkSession,
-    *,
-    bootstrap: str,
-    offsets: OffsetRange,
-    driver_read_max_records: int = DRIVER_READ_MAX_RECORDS,
-    driver_read_max_bytes: int = DRIVER_READ_MAX_BYTES,
-) -> DataFrame:
-    """The Kafka records of ``offsets`` (topic, partition, offset, value): read on the
-    driver while they number at most ``driver_read_max_records`` and their values sum to
-    at most ``driver_read_max_bytes``, through Spark's source otherwise."""
-    if offsets.records <= driver_read_max_records:
-        rows = fetch_on_driver(
-            bootstrap=bootstrap, offsets=offsets, max_bytes=driver_read_max_bytes
-        )
-        if rows is not None:
-            return spark.createDataFrame(rows, KAFKA_RECORD_SCHEMA)
-    return read_range(spark, bootstrap=bootstrap, offsets=offsets)
+def fetch_if_small(
+    *, bootstrap: str, offsets: OffsetRange, max_records: int, max_bytes: int
+) -> list[KafkaRow] | None:
+    """The records of ``offsets`` read on the driver if they number at most
+    ``max_records`` and their values sum to at most ``max_bytes``; else None."""
+    if offsets.records > max_records:
+        return None
+    return fetch_on_driver(bootstrap=bootstrap, offsets=offsets, max_bytes=max_bytes)
 
 
 KafkaRow = tuple[str, int, int, bytes | None]  # value is None for a tombstone

@@ -40,13 +40,16 @@ from pathlib import Path
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from spark import driver_batch
 from spark.dedupe import dedupe_batch, not_seen, stamped
 from spark.envelopes import invalid_records, parse_records, valid_events
 from spark.io import (
     DRIVER_READ_MAX_BYTES,
     DRIVER_READ_MAX_RECORDS,
+    KAFKA_RECORD_SCHEMA,
+    fetch_if_small,
     lookup,
-    read_kafka,
+    read_range,
     write_dlq,
     write_table,
 )
@@ -57,6 +60,7 @@ from spark.schema import (
     EVENT_ID_COLUMNS,
     EVENT_KEY,
     RAW_EVENT_COLUMNS,
+    ROLLUP_COLUMNS,
     ROLLUP_KEY,
     ROLLUP_PARTITION_KEY,
     STORED_ROLLUP_COLUMNS,
@@ -74,7 +78,8 @@ WriteGuard = Callable[[], int | None]
 @dataclass
 class AggregationResult:
     """What one run did; ``day_partitions`` lists the daily-rollup partitions it wrote
-    (project_id, name, metric, period) for the second-stage job."""
+    (project_id, name, metric, period) for the second-stage job; ``path`` is where it
+    ran: ``"driver"`` (``spark.driver_batch``) or ``"spark"``."""
 
     records_read: int = 0
     invalid: int = 0
@@ -82,6 +87,7 @@ class AggregationResult:
     events_written: int = 0
     rollup_rows: int = 0
     day_partitions: list[DayPartition] = field(default_factory=list)
+    path: str = "spark"
 
     def as_dict(self) -> dict:
         """The result as plain JSON-friendly data."""
@@ -133,11 +139,14 @@ def run(
     driver_read_max_bytes: int = DRIVER_READ_MAX_BYTES,
     progress: Progress = lambda _message: None,
     guard: WriteGuard = lambda: None,
+    cql: driver_batch.CqlStore | None = None,
 ) -> AggregationResult:
     """Aggregate the records of ``offsets`` as batch ``batch_id``; see the module docstring.
 
     ``guard`` is called right before every write (DLQ, event ids, raw events, bucket
-    users, rollups) and gives each Cassandra write its timestamp.
+    users, rollups) and gives each Cassandra write its timestamp. With ``cql`` (a
+    driver session on the same keyspace, whose writes call the same guard), a batch
+    small enough to be read on the driver is aggregated there (``spark.driver_batch``).
     """
     result = AggregationResult(records_read=offsets.records)
     if result.records_read == 0:
@@ -147,13 +156,27 @@ def run(
     store = _Store(spark=spark, keyspace=keyspace, batch_id=batch_id, guard=guard)
 
     progress(f"reading {result.records_read} records")
-    records = read_kafka(
-        spark,
+    small = fetch_if_small(
         bootstrap=bootstrap,
         offsets=offsets,
-        driver_read_max_records=driver_read_max_records,
-        driver_read_max_bytes=driver_read_max_bytes,
+        max_records=driver_read_max_records,
+        max_bytes=driver_read_max_bytes,
     )
+    if small is None:
+        records = read_range(spark, bootstrap=bootstrap, offsets=offsets)
+    else:
+        records = spark.createDataFrame(small, KAFKA_RECORD_SCHEMA)
+        if cql is not None:
+            return _run_on_driver(
+                spark,
+                records,
+                result=result,
+                cql=cql,
+                batch_id=batch_id,
+                bootstrap=bootstrap,
+                dlq_topic=dlq_topic,
+                progress=progress,
+            )
     parsed = _keep(parse_records(records))
     invalid = invalid_records(parsed)
     result.invalid = invalid.count()
@@ -181,6 +204,56 @@ def run(
     progress(f"writing {result.rollup_rows} rollup rows")
     store.write(merged, table=Table.ROLLUPS)
     result.day_partitions = _day_partitions(merged)
+    return result
+
+
+def _run_on_driver(
+    spark: SparkSession,
+    records: DataFrame,
+    *,
+    result: AggregationResult,
+    cql: driver_batch.CqlStore,
+    batch_id: int,
+    bootstrap: str,
+    dlq_topic: str,
+    progress: Progress,
+) -> AggregationResult:
+    """Steps 1-6 of the module docstring for a small batch: parsed by Spark in one
+    action, the rest on the driver (``spark.driver_batch``), with the same rules."""
+    result.path = "driver"
+    events, invalid = driver_batch.parse_on_driver(spark, records)
+    result.invalid = result.records_read - len(events)
+    if result.invalid:
+        progress(f"sending {result.invalid} invalid records to {dlq_topic}")
+        cql.guard()
+        write_dlq(invalid, bootstrap=bootstrap, topic=dlq_topic)
+
+    batch = driver_batch.dedupe(events)
+    new = driver_batch.unseen(cql, batch, table=Table.EVENT_IDS, key=EVENT_KEY, batch_id=batch_id)
+    result.events_written = len(new)
+    result.duplicates = result.records_read - result.invalid - result.events_written
+    progress(f"writing {result.events_written} new events")
+    rows = driver_batch.stamped(new, batch_id=batch_id)
+    cql.write(rows, table=Table.EVENT_IDS, columns=EVENT_ID_COLUMNS)
+    cql.write(rows, table=Table.RAW_EVENTS, columns=(*RAW_EVENT_COLUMNS, "batch_id"))
+
+    progress("finding users new to their buckets")
+    new_members = driver_batch.unseen(
+        cql,
+        driver_batch.members(new),
+        table=Table.BUCKET_USERS,
+        key=BUCKET_USER_KEY,
+        batch_id=batch_id,
+    )
+    members = driver_batch.stamped(new_members, batch_id=batch_id)
+    cql.write(members, table=Table.BUCKET_USERS, columns=(*BUCKET_USER_KEY, "batch_id"))
+
+    delta = driver_batch.delta_rollups(new, new_members)
+    merged = driver_batch.merge_rollups(delta, cql.stored_rollups(delta), batch_id=batch_id)
+    result.rollup_rows = len(merged)
+    progress(f"writing {result.rollup_rows} rollup rows")
+    cql.write(merged, table=Table.ROLLUPS, columns=(*ROLLUP_COLUMNS, "batch_id"))
+    result.day_partitions = driver_batch.day_partitions(merged)
     return result
 
 
