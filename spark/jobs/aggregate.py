@@ -18,6 +18,10 @@ gives exactly the numbers one clean run would have given; a later batch holding
 the same events (a redelivery, a replay) adds nothing. Cost grows with the batch,
 not with what is already stored, so small frequent runs stay fast.
 
+A small batch (read from Kafka on the driver) can instead be aggregated on the driver
+by ``spark.driver_batch``, with the same steps and rules, when ``run`` gets a driver
+session (``cql``); the command line always uses Spark.
+
 Usage (``manage.py aggregate`` is the usual way: it keeps offsets and batch ids)::
 
     python -m spark.jobs.aggregate --keyspace K --batch-id N --topics T1,T2 --dlq-topic D \
