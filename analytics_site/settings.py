@@ -321,7 +321,10 @@ CASSANDRA_JOB_CONSISTENCY = env.str("CASSANDRA_JOB_CONSISTENCY", default="LOCAL_
 
 # --- Aggregation (insights/aggregation.py; scheduled by django-celery-beat) -----------
 AGGREGATION_QUEUE = env.str("AGGREGATION_QUEUE", default="aggregation")
-AGGREGATION_INTERVAL_SECONDS = env.int("AGGREGATION_INTERVAL_SECONDS", default=5)
+# Beat triggers a run this often. A run that finds nothing costs a few milliseconds (the
+# worker keeps its Kafka consumer and SparkSession), so a short interval is cheap and is
+# what makes an event count within about two seconds (tests/benchmarks/bench_freshness.py).
+AGGREGATION_INTERVAL_SECONDS = env.int("AGGREGATION_INTERVAL_SECONDS", default=1)
 AGGREGATION_MAX_RECORDS_PER_PARTITION = env.int(
     "AGGREGATION_MAX_RECORDS_PER_PARTITION", default=2_000_000
 )
@@ -340,8 +343,9 @@ AGGREGATION_TIME_LIMIT_SECONDS = env.int("AGGREGATION_TIME_LIMIT_SECONDS", defau
 # One run at a time: a Redis lock renewed while the run lives, so a killed run frees
 # it within this many seconds.
 AGGREGATION_LOCK_TTL_SECONDS = env.int("AGGREGATION_LOCK_TTL_SECONDS", default=30)
-# Runs that read nothing are kept this long, so the admin list stays readable.
-AGGREGATION_EMPTY_RUN_RETENTION_HOURS = env.int("AGGREGATION_EMPTY_RUN_RETENTION_HOURS", default=24)
+# Runs that read nothing are kept this long (a sign of life of the aggregation; one a
+# second at the default interval), so the admin list stays readable.
+AGGREGATION_EMPTY_RUN_RETENTION_HOURS = env.int("AGGREGATION_EMPTY_RUN_RETENTION_HOURS", default=1)
 # Health reports the aggregation degraded while runs this recent found Kafka records
 # deleted by retention before they were read (JobRun.offset_gaps).
 AGGREGATION_GAP_ALERT_HOURS = env.int("AGGREGATION_GAP_ALERT_HOURS", default=24)

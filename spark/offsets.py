@@ -10,7 +10,9 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from kafka import KafkaConsumer, TopicPartition
+from kafka import TopicPartition
+
+from spark import kafka_reader
 
 Offsets = dict[str, dict[str, int]]
 
@@ -94,22 +96,13 @@ def plan_range(
     records before any run read them: the range starts at the log start and the lost
     records are reported in ``gaps`` (never silently; a replay reports none).
     """
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    try:
-        existing = consumer.topics()
-        partitions = [
-            TopicPartition(topic, partition)
-            for topic in topics
-            if topic in existing
-            for partition in sorted(consumer.partitions_for_topic(topic) or ())
-        ]
+    with kafka_reader.borrowed(bootstrap) as consumer:
+        partitions = kafka_reader.partitions_of(consumer, topics)
         earliest = consumer.beginning_offsets(partitions)
         latest = consumer.end_offsets(partitions)
         by_time = {}
         if from_timestamp_ms is not None:
             by_time = consumer.offsets_for_times({tp: from_timestamp_ms for tp in partitions})
-    finally:
-        consumer.close()
 
     start: Offsets = {}
     end: Offsets = {}
@@ -139,17 +132,16 @@ def clamp_to_log_start(offsets: OffsetRange, *, bootstrap: list[str]) -> OffsetR
     """``offsets`` with every start raised to what its partition still holds: the
     records retention deleted since the range was planned (a batch being redone) are
     reported in ``gaps`` instead of being read."""
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    try:
-        partitions = [
-            TopicPartition(topic, int(partition))
-            for topic, ends in offsets.end.items()
-            for partition, end in ends.items()
-            if end > offsets.start[topic][partition]
-        ]
-        earliest = consumer.beginning_offsets(partitions) if partitions else {}
-    finally:
-        consumer.close()
+    partitions = [
+        TopicPartition(topic, int(partition))
+        for topic, ends in offsets.end.items()
+        for partition, end in ends.items()
+        if end > offsets.start[topic][partition]
+    ]
+    earliest = {}
+    if partitions:
+        with kafka_reader.borrowed(bootstrap) as consumer:
+            earliest = consumer.beginning_offsets(partitions)
     start = {topic: dict(partitions) for topic, partitions in offsets.start.items()}
     gaps = list(offsets.gaps)
     for tp, low in sorted(earliest.items(), key=lambda item: (item[0].topic, item[0].partition)):

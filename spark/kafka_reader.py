@@ -1,0 +1,66 @@
+"""One kafka-python consumer per process and broker list, kept between runs.
+
+A new ``KafkaConsumer`` pays its connections and a metadata round trip (about
+0.1-0.2 s on loopback) before it answers anything; the aggregation worker plans and
+reads a range every second or so, so it keeps one. ``borrowed`` lends it to one
+caller at a time and closes it if the caller raises: the next caller gets a fresh
+consumer, never one left half-assigned by a failure.
+
+The consumer has no group (no commits: a run's offsets are committed with the run,
+in the relational database) and refreshes its metadata every
+``METADATA_MAX_AGE_MS``, so a partition added to a topic is planned within that time.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+
+from kafka import KafkaConsumer, TopicPartition
+
+METADATA_MAX_AGE_MS = 30_000
+
+_lock = threading.Lock()
+# Keyed by process too: a forked child (Celery's prefork pool) never uses its parent's.
+_idle: dict[tuple[int, tuple[str, ...]], KafkaConsumer] = {}
+
+
+@contextmanager
+def borrowed(bootstrap: Sequence[str]) -> Iterator[KafkaConsumer]:
+    """The process's consumer for ``bootstrap``, unassigned, for the ``with`` block;
+    other threads wait for it. It is closed (and made again next time) if the block
+    raises, and returned unassigned otherwise."""
+    key = (os.getpid(), tuple(bootstrap))
+    with _lock:
+        consumer = _idle.pop(key, None) or KafkaConsumer(
+            bootstrap_servers=list(bootstrap),
+            enable_auto_commit=False,
+            group_id=None,
+            metadata_max_age_ms=METADATA_MAX_AGE_MS,
+        )
+        try:
+            yield consumer
+            consumer.assign([])
+        except BaseException:
+            consumer.close()
+            raise
+        _idle[key] = consumer
+
+
+def partitions_of(consumer: KafkaConsumer, topics: Sequence[str]) -> list[TopicPartition]:
+    """Every partition of those ``topics`` that exist, in topic and partition order,
+    from the consumer's metadata (a topic it has not seen costs one refresh)."""
+    return [
+        TopicPartition(topic, partition)
+        for topic in topics
+        for partition in sorted(consumer.partitions_for_topic(topic) or ())
+    ]
+
+
+def close_all() -> None:
+    """Close every kept consumer (tests, and a process that wants its sockets back)."""
+    with _lock:
+        for key in [key for key in _idle if key[0] == os.getpid()]:
+            _idle.pop(key).close()
