@@ -17,6 +17,7 @@ import os
 import tempfile
 import time
 import uuid
+from pathlib import Path
 
 from tests.benchmarks.report import Figure, figures_argument, publish
 
@@ -140,6 +141,18 @@ def store_write_floor(spark, project: str) -> tuple[float, int]:
     return elapsed, sum(count for _rows, count in prepared.values())
 
 
+def peak_rss_mib(spark) -> tuple[float, float]:
+    """Peak RSS so far of this process (the driver's Python side) and of the Spark JVM
+    (the driver and, with ``local[N]``, its executors), in MiB."""
+    import resource
+
+    python = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    jvm_pid = spark.sparkContext._jvm.java.lang.ProcessHandle.current().pid()
+    status = Path(f"/proc/{jvm_pid}/status").read_text()
+    hwm = next(line for line in status.splitlines() if line.startswith("VmHWM:"))
+    return python, int(hwm.split()[1]) / 1024
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("count", nargs="?", type=int, default=1_000_000, help="backlog size")
@@ -191,6 +204,12 @@ def main() -> None:
     )
     elapsed = time.perf_counter() - started
     assert big.events_written == count, big.events_written
+    python_rss, jvm_rss = peak_rss_mib(spark)
+    print(
+        f"peak RSS after the run: driver's Python process {python_rss:,.0f} MiB, "
+        f"Spark JVM (driver and local executors) {jvm_rss:,.0f} MiB",
+        flush=True,
+    )
 
     started = time.perf_counter()
     baseline_events = plain_spark_count(spark)

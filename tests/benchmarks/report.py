@@ -98,6 +98,7 @@ def machine() -> str:
 BENCHMARKS = [
     ("tests.benchmarks.bench_ingest", []),
     ("tests.benchmarks.bench_freshness", ["60", "10"]),
+    ("tests.benchmarks.bench_streaming", ["30", "10"]),
     ("tests.benchmarks.bench_aggregate", [os.environ.get("BENCH_AGGREGATE_EVENTS", "1000000")]),
     ("tests.benchmarks.bench_query", []),
     ("tests.benchmarks.bench_movingavg", ["--elements", "200000", "--batch-size", "500000"]),
