@@ -45,9 +45,7 @@ def fetch_on_driver(
     """The Kafka records of ``offsets`` as (topic, partition, offset, value) rows, read
     with kafka-python on the driver; None as soon as their values pass ``max_bytes``
     (what was read is dropped, so the driver holds at most about that much)."""
-    from kafka import TopicPartition
-
-    from spark import kafka_reader
+    from kafka import KafkaConsumer, TopicPartition
 
     wanted = {
         TopicPartition(topic, int(partition)): (offsets.start[topic][partition], end)
@@ -55,9 +53,12 @@ def fetch_on_driver(
         for partition, end in partitions.items()
         if end > offsets.start[topic][partition]
     }
+    consumer = KafkaConsumer(
+        bootstrap_servers=bootstrap.split(","), enable_auto_commit=False, group_id=None
+    )
     rows: list[KafkaRow] = []
     size = 0
-    with kafka_reader.borrowed(bootstrap.split(",")) as consumer:
+    try:
         consumer.assign(list(wanted))
         for tp, (start, _end) in wanted.items():
             consumer.seek(tp, start)
@@ -79,6 +80,8 @@ def fetch_on_driver(
                 if position >= wanted[tp][1]:
                     consumer.pause(tp)
                     remaining.discard(tp)
+    finally:
+        consumer.close()
     return rows
 
 

@@ -1,8 +1,12 @@
-"""One kafka-python consumer per process and broker list, kept between runs.
+"""One kafka-python consumer per process and broker list, kept between runs to plan
+offset ranges (partitions, beginning and end offsets; it never fetches records).
 
 A new ``KafkaConsumer`` pays its connections and a metadata round trip (about
-0.1-0.2 s on loopback) before it answers anything; the aggregation worker plans and
-reads a range every second or so, so it keeps one. ``borrowed`` lends it to one
+0.1 s on loopback) before it answers anything; the aggregation worker plans a range
+every second, so it keeps one. Records are read by a consumer of their own
+(``spark.io.fetch_on_driver``): one kept between fetches could hold records fetched
+past the end of the last range, and kafka-python then stopped returning records for
+the partition after it was assigned again (the run polled forever). ``borrowed`` lends it to one
 caller at a time and closes it if the caller raises: the next caller gets a fresh
 consumer, never one left half-assigned by a failure.
 
