@@ -7,6 +7,8 @@ keyspace, table, topic); nothing here reads settings or the environment.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
@@ -112,15 +114,25 @@ def lookup(spark: SparkSession, keys: DataFrame, *, keyspace: str, table: str) -
 
 
 def write_table(
-    rows: DataFrame, *, keyspace: str, table: str, timestamp: int | None = None
+    rows: DataFrame,
+    *,
+    keyspace: str,
+    table: str,
+    timestamp: int | None = None,
+    partition_key: Sequence[str] = (),
 ) -> None:
     """Upsert ``rows`` into a Cassandra table (null cells are not written).
+
+    With ``partition_key`` (the table's), each Spark partition's rows are sorted by it
+    first, so the connector's batches each hold rows of one Cassandra partition.
 
     ``timestamp`` (microseconds) is the cells' write time (``USING TIMESTAMP``): a cell
     keeps the value of the write with the highest timestamp, whatever order writes
     arrive in, which is how a fenced run's late writes lose to a newer run's.
     """
     options = {"spark.cassandra.output.ignoreNulls": "true"}
+    if partition_key:
+        rows = rows.sortWithinPartitions(*partition_key)
     if timestamp is not None:
         options["spark.cassandra.output.timestamp"] = str(timestamp)
     rows.write.format(CASSANDRA).mode("append").options(

@@ -33,9 +33,9 @@ _idle: dict[tuple[int, tuple[str, ...]], KafkaConsumer] = {}
 
 @contextmanager
 def borrowed(bootstrap: Sequence[str]) -> Iterator[KafkaConsumer]:
-    """The process's consumer for ``bootstrap``, unassigned, for the ``with`` block;
-    other threads wait for it. It is closed (and made again next time) if the block
-    raises, and returned unassigned otherwise."""
+    """The process's consumer for ``bootstrap`` (never assigned partitions: it only
+    plans), for the ``with`` block; other threads wait for it. It is closed (and made
+    again next time) if the block raises."""
     key = (os.getpid(), tuple(bootstrap))
     with _lock:
         consumer = _idle.pop(key, None) or KafkaConsumer(
@@ -46,7 +46,6 @@ def borrowed(bootstrap: Sequence[str]) -> Iterator[KafkaConsumer]:
         )
         try:
             yield consumer
-            consumer.assign([])
         except BaseException:
             consumer.close()
             raise
@@ -61,10 +60,3 @@ def partitions_of(consumer: KafkaConsumer, topics: Sequence[str]) -> list[TopicP
         for topic in topics
         for partition in sorted(consumer.partitions_for_topic(topic) or ())
     ]
-
-
-def close_all() -> None:
-    """Close every kept consumer (tests, and a process that wants its sockets back)."""
-    with _lock:
-        for key in [key for key in _idle if key[0] == os.getpid()]:
-            _idle.pop(key).close()

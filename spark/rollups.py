@@ -113,23 +113,29 @@ def delta_rollups(
 ) -> DataFrame:
     """What ``events`` add to each bucket: event counts, property stats, and as
     ``uniques`` the number of ``new_members`` (users not seen in the bucket before)."""
+    return with_uniques(event_deltas(events, granularities), new_members)
+
+
+_BUCKET = ("project_id", "name", "granularity", "bucket", "category")
+
+
+def event_deltas(
+    events: DataFrame, granularities: tuple[str, ...] = EVENT_GRANULARITIES
+) -> DataFrame:
+    """``delta_rollups`` without the users: every row it gives, with ``uniques`` 0 on
+    the event rows (null on property rows), so the keys are known before the users."""
     rows = _each_category_and_all(_buckets(events, granularities))
     group = ["project_id", "name", "granularity", "period", "bucket", "category"]
-    counts = (
+    event_rows = (
         rows.groupBy(*group)
         .agg(F.count(F.lit(1)).alias("count"))
-        .withColumn("metric", F.lit(EVENTS_METRIC))
-    )
-    uniques = new_members.groupBy("project_id", "name", "granularity", "bucket", "category").agg(
-        F.count(F.lit(1)).alias("uniques")
-    )
-    event_rows = counts.join(
-        uniques, ["project_id", "name", "granularity", "bucket", "category"], "left"
-    ).select(
-        *ROLLUP_KEY,
-        "count",
-        F.coalesce("uniques", F.lit(0)).alias("uniques"),
-        *[F.lit(None).alias(name) for name in STATS],
+        .select(
+            *group,
+            F.lit(EVENTS_METRIC).alias("metric"),
+            "count",
+            F.lit(0).alias("uniques"),
+            *[F.lit(None).alias(name) for name in STATS],
+        )
     )
     numbers = rows.select(*group, F.explode("numeric_properties").alias("path", "value"))
     property_rows = (
@@ -145,6 +151,37 @@ def delta_rollups(
         )
     )
     return _typed(event_rows).unionByName(_typed(property_rows))
+
+
+def with_uniques(deltas: DataFrame, new_members: DataFrame) -> DataFrame:
+    """``event_deltas`` rows with each event row's ``uniques`` set to the number of
+    ``new_members`` of its bucket."""
+    uniques = new_members.groupBy(*_BUCKET).agg(F.count(F.lit(1)).alias("_new_users"))
+    is_event_row = F.col("metric") == F.lit(EVENTS_METRIC)
+    return _typed(
+        deltas.join(uniques, list(_BUCKET), "left").withColumn(
+            "uniques",
+            F.when(is_event_row, F.coalesce("_new_users", F.lit(0))).otherwise(F.col("uniques")),
+        )
+    )
+
+
+def bucket_members(rows: DataFrame, stored_rollups: DataFrame) -> tuple[DataFrame, DataFrame]:
+    """``rows`` (``members``) split by whether their bucket has a stored event rollup row:
+    (in such a bucket, in a bucket without one).
+
+    A batch writes its bucket users before its rollups, and an unfinished batch is
+    redone before any other runs, so users stored by another batch are only ever in
+    buckets with a stored rollup row: the members of the other buckets are all new,
+    without reading ``bucket_users``.
+    """
+    stored = (
+        stored_rollups.where(F.col("metric") == F.lit(EVENTS_METRIC)).select(*_BUCKET).distinct()
+    )
+    return (
+        rows.join(stored, list(_BUCKET), "left_semi"),
+        rows.join(stored, list(_BUCKET), "left_anti"),
+    )
 
 
 def merge_rollups(delta: DataFrame, current: DataFrame, *, batch_id: int) -> DataFrame:

@@ -7,8 +7,10 @@ with a ``batch_id``. It:
 2. keeps one copy of each (project_id, event_id), the one at the lowest offset;
 3. looks the event ids up in ``event_ids`` and keeps the events not stored before;
 4. writes them to ``event_ids`` and ``raw_events``;
-5. looks their users up in ``bucket_users`` (per hour and day bucket) to find the
-   users new to each bucket, and writes those;
+5. reads the stored rollups of their buckets (once: for this step and the next), looks
+   their users up in ``bucket_users`` (per hour and day bucket) to find the users new
+   to each bucket, and writes those; in a bucket with no stored rollup row every user
+   is new, and is not looked up (``spark.rollups.bucket_members``);
 6. adds the new events' counts, new users and property stats to the stored rollups.
 
 Everything written carries the ``batch_id``, and anything already stamped with the
@@ -58,11 +60,19 @@ from spark.io import (
     write_table,
 )
 from spark.offsets import OffsetRange, plan_range
-from spark.rollups import DayPartition, delta_rollups, members, merge_rollups
+from spark.rollups import (
+    DayPartition,
+    bucket_members,
+    event_deltas,
+    members,
+    merge_rollups,
+    with_uniques,
+)
 from spark.schema import (
     BUCKET_USER_KEY,
     EVENT_ID_COLUMNS,
     EVENT_KEY,
+    PARTITION_KEY,
     RAW_EVENT_COLUMNS,
     ROLLUP_COLUMNS,
     ROLLUP_KEY,
@@ -128,7 +138,13 @@ class _Store:
 
     def write(self, rows: DataFrame, *, table: str) -> None:
         """Write ``rows`` with the timestamp the guard gives (or stop if it raises)."""
-        write_table(rows, keyspace=self.keyspace, table=table, timestamp=self.guard())
+        write_table(
+            rows,
+            keyspace=self.keyspace,
+            table=table,
+            timestamp=self.guard(),
+            partition_key=PARTITION_KEY.get(table, ()),
+        )
 
 
 def run(
@@ -198,12 +214,16 @@ def run(
     store.write(stamped(new, batch_id=batch_id), table=Table.RAW_EVENTS)
 
     progress("finding users new to their buckets")
-    batch_members = _keep(members(new))
-    new_members = store.unseen(batch_members, table=Table.BUCKET_USERS, key=BUCKET_USER_KEY)
+    deltas = _keep(event_deltas(new))
+    current = _keep(store.current_rollups(deltas))  # read once: for the users and the merge
+    maybe_seen, new_in_new_buckets = bucket_members(_keep(members(new)), current)
+    new_members = new_in_new_buckets.unionByName(
+        store.unseen(maybe_seen, table=Table.BUCKET_USERS, key=BUCKET_USER_KEY)
+    )
     store.write(stamped(new_members, batch_id=batch_id), table=Table.BUCKET_USERS)
 
-    delta = _keep(delta_rollups(new, new_members))
-    merged = _keep(merge_rollups(delta, store.current_rollups(delta), batch_id=batch_id))
+    delta = with_uniques(deltas, new_members)
+    merged = _keep(merge_rollups(delta, current, batch_id=batch_id))
     result.rollup_rows = merged.count()
     progress(f"writing {result.rollup_rows} rollup rows")
     store.write(merged, table=Table.ROLLUPS)

@@ -13,21 +13,14 @@ Run: ``.venv/bin/python -m tests.benchmarks.bench_aggregate [N]``
 from __future__ import annotations
 
 import argparse
-import os
-import tempfile
 import time
 import uuid
 from pathlib import Path
 
+from tests.benchmarks.isolation import isolate
 from tests.benchmarks.report import Figure, figures_argument, publish
 
-PREFIX = f"bench-{uuid.uuid4().hex[:8]}.events"
-os.environ |= {
-    "DJANGO_SETTINGS_MODULE": "analytics_site.settings",
-    "KAFKA_TOPIC_PREFIX": PREFIX,
-    "CASSANDRA_KEYSPACE": "bench_analytics",
-    "DATABASE_URL": f"sqlite:///{tempfile.mkdtemp()}/bench.sqlite3",
-}
+PREFIX = isolate()
 
 
 def backlog(spark, *, start: int, count: int, project: str, days: int = 3, prefix: str = PREFIX):

@@ -10,7 +10,14 @@ from fractions import Fraction
 from pyspark.sql import DataFrame, SparkSession
 
 from spark import exact
-from spark.rollups import delta_rollups, members, merge_rollups, months_from_days
+from spark.rollups import (
+    bucket_members,
+    delta_rollups,
+    event_deltas,
+    members,
+    merge_rollups,
+    months_from_days,
+)
 from spark.schema import BUCKET_USER_KEY, ROLLUP_COLUMNS, STATS
 from tests.spark.records import envelope, events_df
 
@@ -146,6 +153,64 @@ def test_members_are_distinct_per_bucket_and_category(spark: SparkSession) -> No
         ("day", day, "mobile", "u1"),
         ("day", day, "all", "u1"),
     }
+
+
+def test_only_members_of_buckets_with_a_stored_event_row_need_a_lookup(
+    spark: SparkSession,
+) -> None:
+    rows = [
+        envelope("1", "2026-11-26T10:05:00Z", distinct_id="u1"),
+        envelope("2", "2026-11-26T11:06:00Z", distinct_id="u2"),
+    ]
+    events = events_df(spark, rows)
+    h10, h11 = dt.datetime(2026, 11, 26, 10), dt.datetime(2026, 11, 26, 11)
+    day = dt.datetime(2026, 11, 26)
+    no_stats = (None, None, None)
+    hour10_web = ("p1", "purchase", "events", "hour", "2026-11", h10, "web")
+    hour11_web_amount = ("p1", "purchase", "property:amount", "hour", "2026-11", h11, "web")
+    day_all = ("p1", "purchase", "events", "day", "2026", day, "all")
+    stored = spark.createDataFrame(
+        [
+            # hour 10 of web has an event row; hour 11 only a property row, which
+            # every batch writes with the event row, so it is no evidence of users
+            (*hour10_web, 1, 1, *no_stats, *no_stats, 4),
+            (*hour11_web_amount, 1, None, "1", "1", "1", *no_stats, 4),
+            (*day_all, 5, 2, *no_stats, *no_stats, 9),
+        ],
+        CURRENT_SCHEMA,
+    )
+    maybe_seen, surely_new = bucket_members(members(events), stored)
+
+    def keys(df: DataFrame) -> set:
+        return {tuple(r[k] for k in BUCKET_USER_KEY[2:]) for r in df.collect()}
+
+    assert keys(maybe_seen) == {
+        ("hour", h10, "web", "u1"),
+        ("day", day, "all", "u1"),
+        ("day", day, "all", "u2"),
+    }
+    assert keys(surely_new) == {
+        ("hour", h10, "all", "u1"),
+        ("hour", h11, "web", "u2"),
+        ("hour", h11, "all", "u2"),
+        ("day", day, "web", "u1"),
+        ("day", day, "web", "u2"),
+    }
+
+
+def test_event_deltas_are_the_rollups_with_no_users_yet(spark: SparkSession) -> None:
+    rows = [
+        envelope("1", "2026-11-26T10:05:00Z", distinct_id="u1", numeric_properties={"amount": 2}),
+        envelope("2", "2026-11-26T10:06:00Z", distinct_id="u2"),
+    ]
+    events = events_df(spark, rows)
+    with_users = rollup_table(delta_rollups(events, members(events)))
+    without = rollup_table(event_deltas(events))
+    assert without.keys() == with_users.keys()
+    for key, (count, uniques, *stats) in with_users.items():
+        is_event_row = key[1] == "events"
+        assert without[key] == (count, 0 if is_event_row else None, *stats)
+        assert uniques == (2 if is_event_row else None)
 
 
 def test_merge_adds_a_new_batch_and_keeps_a_row_this_batch_already_applied(
