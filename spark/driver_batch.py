@@ -35,7 +35,7 @@ from spark import exact
 from spark.envelopes import RECORD_POSITION, invalid_records, parse_records
 from spark.schema import (
     ALL_CATEGORIES,
-    BUCKET_USER_KEY,
+    BUCKET_KEY,
     EVENT_GRANULARITIES,
     EVENTS_METRIC,
     LEGACY_STATS,
@@ -163,7 +163,7 @@ def delta_rollups(
                         values[(*where, PROPERTY_PREFIX + path)].append(value)
     uniques: dict[tuple, int] = defaultdict(int)
     for member in new_members:
-        uniques[tuple(member[k] for k in BUCKET_USER_KEY[:5])] += 1
+        uniques[tuple(member[k] for k in BUCKET_KEY)] += 1
     rows = []
     for (project_id, name, granularity, period, bucket, category), count in counts.items():
         rows.append(

@@ -32,6 +32,7 @@ from pyspark.sql import types as T
 from spark import exact
 from spark.schema import (
     ALL_CATEGORIES,
+    BUCKET_KEY,
     BUCKET_USER_KEY,
     EVENT_GRANULARITIES,
     EVENTS_METRIC,
@@ -116,9 +117,6 @@ def delta_rollups(
     return with_uniques(event_deltas(events, granularities), new_members)
 
 
-_BUCKET = ("project_id", "name", "granularity", "bucket", "category")
-
-
 def event_deltas(
     events: DataFrame, granularities: tuple[str, ...] = EVENT_GRANULARITIES
 ) -> DataFrame:
@@ -156,10 +154,10 @@ def event_deltas(
 def with_uniques(deltas: DataFrame, new_members: DataFrame) -> DataFrame:
     """``event_deltas`` rows with each event row's ``uniques`` set to the number of
     ``new_members`` of its bucket."""
-    uniques = new_members.groupBy(*_BUCKET).agg(F.count(F.lit(1)).alias("_new_users"))
+    uniques = new_members.groupBy(*BUCKET_KEY).agg(F.count(F.lit(1)).alias("_new_users"))
     is_event_row = F.col("metric") == F.lit(EVENTS_METRIC)
     return _typed(
-        deltas.join(uniques, list(_BUCKET), "left").withColumn(
+        deltas.join(uniques, list(BUCKET_KEY), "left").withColumn(
             "uniques",
             F.when(is_event_row, F.coalesce("_new_users", F.lit(0))).otherwise(F.col("uniques")),
         )
@@ -176,11 +174,11 @@ def bucket_members(rows: DataFrame, stored_rollups: DataFrame) -> tuple[DataFram
     without reading ``bucket_users``.
     """
     stored = (
-        stored_rollups.where(F.col("metric") == F.lit(EVENTS_METRIC)).select(*_BUCKET).distinct()
+        stored_rollups.where(F.col("metric") == F.lit(EVENTS_METRIC)).select(*BUCKET_KEY).distinct()
     )
     return (
-        rows.join(stored, list(_BUCKET), "left_semi"),
-        rows.join(stored, list(_BUCKET), "left_anti"),
+        rows.join(stored, list(BUCKET_KEY), "left_semi"),
+        rows.join(stored, list(BUCKET_KEY), "left_anti"),
     )
 
 

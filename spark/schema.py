@@ -91,11 +91,13 @@ ROLLUP_COLUMNS = (*ROLLUP_KEY, "count", "uniques", *STATS)
 LEGACY_STATS = {"exact_sum": "sum", "exact_min": "min", "exact_max": "max"}
 STORED_ROLLUP_COLUMNS = (*ROLLUP_COLUMNS, *LEGACY_STATS.values())
 BUCKET_USER_KEY = ("project_id", "name", "granularity", "bucket", "category", "distinct_id")
+# A bucket of one category: what a ``bucket_users`` partition and an event rollup row share.
+BUCKET_KEY = BUCKET_USER_KEY[:-1]
 # The partition keys of the tables whose partitions hold many rows: rows written in
 # this order reach Cassandra in batches of one partition, applied as one mutation
 # (``event_ids`` has one row per partition, so no order helps it).
 PARTITION_KEY: dict[str, tuple[str, ...]] = {
-    "raw_events": ("project_id", "name", "day"),
-    "bucket_users": BUCKET_USER_KEY[:-1],
-    "rollups": ROLLUP_PARTITION_KEY,
+    Table.RAW_EVENTS: ("project_id", "name", "day"),
+    Table.BUCKET_USERS: BUCKET_KEY,
+    Table.ROLLUPS: ROLLUP_PARTITION_KEY,
 }

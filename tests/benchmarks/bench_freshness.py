@@ -33,19 +33,17 @@ import time
 import uuid
 from pathlib import Path
 
-from tests.benchmarks.report import Figure, figures_argument, publish
+from tests.benchmarks.isolation import isolate
+from tests.benchmarks.report import Figure, figures_argument, publish, trickle_arguments
 
 REPO = Path(__file__).resolve().parents[2]
 PORT = int(os.environ.get("BENCH_PORT", "8766"))
 ENV = {
-    "DJANGO_SETTINGS_MODULE": "analytics_site.settings",
-    "KAFKA_TOPIC_PREFIX": f"bench-{uuid.uuid4().hex[:8]}.events",
-    "CASSANDRA_KEYSPACE": "bench_analytics",
-    "DATABASE_URL": f"sqlite:///{tempfile.mkdtemp()}/bench.sqlite3",
     "CELERY_DEFAULT_QUEUE": f"bench-{uuid.uuid4().hex[:6]}",
     "AGGREGATION_QUEUE": f"bench-aggregation-{uuid.uuid4().hex[:6]}",
 }
 os.environ |= ENV
+isolate()
 NAME = "page viewed"
 
 
@@ -112,8 +110,7 @@ def trivial_spark_action() -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("seconds", nargs="?", type=float, default=120)
-    parser.add_argument("rate", nargs="?", type=float, default=10, help="events per second")
+    trickle_arguments(parser, seconds=120)
     figures_argument(parser)
     args = parser.parse_args()
     seconds, rate = args.seconds, args.rate

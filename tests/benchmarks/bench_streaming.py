@@ -34,7 +34,7 @@ import uuid
 from collections.abc import Callable
 
 from tests.benchmarks.isolation import isolate
-from tests.benchmarks.report import Figure, figures_argument, publish
+from tests.benchmarks.report import Figure, figures_argument, publish, trickle_arguments
 
 PREFIX = isolate()
 
@@ -166,8 +166,7 @@ def _wait_for(condition: Callable[[], bool], *, what: str, timeout: float = 60) 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("seconds", nargs="?", type=float, default=30)
-    parser.add_argument("rate", nargs="?", type=float, default=10, help="events per second")
+    trickle_arguments(parser, seconds=30)
     figures_argument(parser)
     args = parser.parse_args()
     import django

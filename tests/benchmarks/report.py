@@ -66,6 +66,13 @@ def figures_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--figures-json", type=Path, help="also write the figures here")
 
 
+def trickle_arguments(parser: argparse.ArgumentParser, *, seconds: float) -> None:
+    """The optional positionals of a trickle benchmark: ``seconds`` it sends for (default
+    ``seconds``) and ``rate`` in events per second (default 10)."""
+    parser.add_argument("seconds", nargs="?", type=float, default=seconds)
+    parser.add_argument("rate", nargs="?", type=float, default=10, help="events per second")
+
+
 def publish(figures: list[Figure], path: Path | None) -> None:
     """Print the table; write the figures as JSON when a path is given."""
     print()
