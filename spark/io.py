@@ -20,10 +20,11 @@ CASSANDRA = "org.apache.spark.sql.cassandra"
 # Above this many records, Kafka partitions are split so every core gets work.
 SPLIT_ABOVE_RECORDS = 100_000
 # Up to this many records, the driver reads them itself: Spark's Kafka source costs
-# about 0.3 s per partition to set up, which would dominate a small run.
-DRIVER_READ_MAX_RECORDS = 20_000
+# about 0.3 s per partition to set up, which would dominate a small run; near 10,000
+# records both paths cost the same.
+DRIVER_READ_MAX_RECORDS = 10_000
 # ... and up to this many bytes of values: the bound on what a small run holds on the
-# driver (20,000 records of up to 32 KB would otherwise be 640 MB).
+# driver (10,000 records of up to 32 KB would otherwise be 320 MB).
 DRIVER_READ_MAX_BYTES = 64 * 1024 * 1024
 KAFKA_RECORD_SCHEMA = "topic string, partition int, offset long, value binary"
 
