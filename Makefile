@@ -11,7 +11,7 @@ WEB_HOST ?= 127.0.0.1
 WEB_PORT ?= 8000
 export WEB_HOST WEB_PORT
 
-.PHONY: install services setup run test stop status lint format bench cluster cluster-stop cluster-status test-cluster
+.PHONY: install services setup run test screenshots stop status lint format bench cluster cluster-stop cluster-status test-cluster
 
 $(VENV)/.installed: requirements.txt
 	@echo "==> Python: creating $(VENV) and installing requirements.txt (first run: a few minutes)"
@@ -41,6 +41,9 @@ run: setup  ## the whole system in the foreground: web, Celery workers (ingest, 
 test: services  ## the whole test suite (python manage.py test runs pytest)
 	@echo "==> Tests"
 	@$(PY) manage.py test
+
+screenshots: services  ## the README's dashboard and metric-browser screenshots, from the Chromium tests
+	@SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots $(PY) -m pytest -q tests/e2e/test_dashboard_in_chromium.py tests/e2e/test_metric_browser_in_chromium.py
 
 stop:  ## stop the services
 	@$(STACK) stop

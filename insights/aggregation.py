@@ -25,6 +25,7 @@ from events.topics import dlq_topic, event_topics
 
 from . import store
 from .cache import bump_generations
+from .collections import record_collections
 from .lease import JOB, Lease, LeaseLost, exclusive_run
 from .models import JobFence, JobRun, KafkaOffset
 from .spark_runtime import get_session, reset_cassandra_connections
@@ -294,6 +295,7 @@ def _run_stages(
             timestamp=lease.write_timestamp(),
         )
     bump_generations(project for project, *_ in result.day_partitions)
+    record_collections(result.day_partitions)
     return result, derived
 
 

@@ -199,3 +199,22 @@ class JobRun(models.Model):
         if self.finished_at is None:
             return None
         return (self.finished_at - self.started_at).total_seconds()
+
+
+class EventCollection(models.Model):
+    """An event name (Keen's collection) a project has sent, as aggregation found it:
+    every run records the names it aggregated, so listing them never scans events."""
+
+    project_id = models.CharField(max_length=32)
+    name = models.CharField(max_length=255)
+    first_aggregated_at = models.DateTimeField(default=timezone.now)
+    last_aggregated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["project_id", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["project_id", "name"], name="one_collection_name")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.project_id})"

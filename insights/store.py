@@ -37,6 +37,9 @@ def keyspace() -> str:
     return connections["cassandra"].settings_dict["NAME"]
 
 
+LATEST_PAGE_ROWS = 200
+
+
 @lru_cache(maxsize=8)
 def _statements(keyspace: str, session_id: int) -> dict:
     session = _session()
@@ -51,6 +54,11 @@ def _statements(keyspace: str, session_id: int) -> dict:
             "SELECT event_time, event_id, category, distinct_id, received_at, properties "
             f"FROM {keyspace}.{Table.RAW_EVENTS} WHERE project_id=? AND name=? AND day=? "
             "AND event_time>=? AND event_time<?"
+        ),
+        "latest_raw_events": session.prepare(
+            "SELECT event_time, event_id, category, distinct_id, received_at, properties "
+            f"FROM {keyspace}.{Table.RAW_EVENTS} WHERE project_id=? AND name=? AND day=? "
+            "AND event_time>=? AND event_time<? ORDER BY event_time DESC, event_id DESC"
         ),
         Table.BUCKET_USERS: session.prepare(
             f"SELECT distinct_id FROM {keyspace}.{Table.BUCKET_USERS} "
@@ -172,6 +180,18 @@ def raw_event_rows(
         _prepared(Table.RAW_EVENTS),
         (project_id, name, day, _naive_utc(start), _naive_utc(end)),
     )
+
+
+def latest_raw_event_rows(
+    *, project_id: str, name: str, day: dt.date, start: dt.datetime, end: dt.datetime
+) -> Iterable[dict]:
+    """The raw events of one (project, name, day) partition with ``start <= time < end``,
+    newest first, fetched a page at a time as they are iterated."""
+    bound = _prepared("latest_raw_events").bind(
+        (project_id, name, day, _naive_utc(start), _naive_utc(end))
+    )
+    bound.fetch_size = LATEST_PAGE_ROWS
+    return _session().execute(bound)
 
 
 def _naive_utc(value: dt.datetime) -> dt.datetime:

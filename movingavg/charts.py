@@ -1,48 +1,37 @@
-"""A time series and its moving average as an inline SVG line chart, rendered on the server."""
+"""A time series and its moving average as data for the admin's Plotly charts
+(``static/movingavg/charts.js`` draws them)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import datetime as dt
 
-WIDTH, HEIGHT, PAD = 900, 260, 36
-
-
-@dataclass(frozen=True)
-class Chart:
-    width: int
-    height: int
-    values_points: str  # SVG polyline points
-    average_points: str
-    low: float
-    high: float
-    first_label: str
-    last_label: str
+from .formatting import format_number
 
 
-def _points(values: list[float | None], low: float, high: float) -> str:
-    span = (high - low) or 1.0
-    step = (WIDTH - 2 * PAD) / max(len(values) - 1, 1)
-    return " ".join(
-        f"{PAD + i * step:.1f},{HEIGHT - PAD - (v - low) / span * (HEIGHT - 2 * PAD):.1f}"
-        for i, v in enumerate(values)
-        if v is not None
-    )
+def local_time(start: str) -> str:
+    """A bucket's ISO start as wall-clock time in its own zone (``2026-09-29 14:00:00``):
+    Plotly draws dates without zones, so the axis shows the query's time zone."""
+    moment = dt.datetime.fromisoformat(start.replace("Z", "+00:00"))
+    return moment.strftime("%Y-%m-%d %H:%M:%S")
 
 
-def line_chart(series: list[dict]) -> Chart:
-    """``series``: query-API points (``timeframe``, ``value``, ``moving_average``)."""
-    values = [p["value"] for p in series]
-    averages = [p.get("moving_average") for p in series]
-    known = [v for v in values + averages if v is not None]
-    low, high = (min(known), max(known)) if known else (0.0, 1.0)
-    low = min(low, 0.0)
-    return Chart(
-        width=WIDTH,
-        height=HEIGHT,
-        values_points=_points(values, low, high),
-        average_points=_points(averages, low, high),
-        low=low,
-        high=high,
-        first_label=series[0]["timeframe"]["start"] if series else "",
-        last_label=series[-1]["timeframe"]["start"] if series else "",
-    )
+def series_chart(series: list[dict], *, average_name: str = "moving average") -> dict:
+    """``series``: query-API points (``timeframe``, ``value``, ``moving_average``), as
+    the chart's x (local times), values and averages, with their formatted texts."""
+    values = [point["value"] for point in series]
+    averages = [point.get("moving_average") for point in series]
+    return {
+        "x": [local_time(point["timeframe"]["start"]) for point in series],
+        "values": [_plottable(v) for v in values],
+        "value_texts": [format_number(v) for v in values],
+        "averages": [_plottable(v) for v in averages],
+        "average_texts": [format_number(v) for v in averages],
+        "average_name": average_name,
+    }
+
+
+def _plottable(value: object) -> float | int | None:
+    """Exact decimals arrive as text; the chart needs a number (the text keeps the digits)."""
+    if value is None or isinstance(value, int | float):
+        return value
+    return float(str(value))

@@ -11,6 +11,11 @@ Each is measured uncached (``max_age=0``) and cached, against a raw CQL read of
 the same partition rows with the Python driver (prepared statement, same session
 settings), p50 and p95 over 200 requests each.
 
+The admin's pages, logged in as staff through the same gunicorn: the metric browser
+with a 30-day daily chart and the dashboard (20 event names, 24-hour and 30-day
+charts, top events, the pipeline tiles), p95, against the cached API answer of the
+same 30-day daily count (the page's own query, over the same connection).
+
 Run: ``.venv/bin/python -m tests.benchmarks.bench_query``
 """
 
@@ -189,10 +194,99 @@ def main() -> None:
                 Figure("query", f"{label}, p95", cold95, raw95, raw_is, "ms", "ratio ≤ 2, ≤ 25 ms"),
                 Figure("query", f"{label}, p95 cached", warm95, raw95, raw_is, "ms"),
             ]
+        figures += admin_figures(conn, project.id, frame(*day30), cases[0])
         publish(figures, args.figures_json)
     finally:
         web.terminate()
         web.wait(timeout=30)
+
+
+def admin_figures(conn: http.client.HTTPConnection, project_id: str, day30: str, api_case) -> list:
+    """p95 of the admin's metric browser (30-day daily chart) and dashboard, logged in
+    through the login form, against the cached API answer of the same query."""
+    import re
+
+    from django.contrib.auth import get_user_model
+
+    get_user_model().objects.create_superuser("bench", "bench@example.com", "bench-pass-1")
+    conn.request("GET", "/admin/login/")
+    page = conn.getresponse()
+    body = page.read().decode()
+    csrf_cookie = re.search(r"csrftoken=([^;]+)", page.getheader("Set-Cookie") or "")
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', body)
+    assert csrf_cookie, "no CSRF cookie from the login page"
+    assert token, "no CSRF token in the login form"
+    form = urllib.parse.urlencode(
+        {"csrfmiddlewaretoken": token.group(1), "username": "bench", "password": "bench-pass-1"}
+    )
+    conn.request(
+        "POST",
+        "/admin/login/?next=/admin/",
+        body=form,
+        headers={
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Cookie": f"csrftoken={csrf_cookie.group(1)}",
+        },
+    )
+    login = conn.getresponse()
+    login.read()
+    session = re.search(r"sessionid=([^;]+)", login.getheader("Set-Cookie") or "")
+    assert login.status == 302, f"admin login failed: {login.status}"
+    assert session, "no session cookie after the login"
+    cookie = f"csrftoken={csrf_cookie.group(1)}; sessionid={session.group(1)}"
+
+    def page_of(path: str, params: dict):
+        def call():
+            conn.request(
+                "GET", f"{path}?{urllib.parse.urlencode(params)}", headers={"Cookie": cookie}
+            )
+            response = conn.getresponse()
+            body = response.read()
+            assert response.status == 200, body[:500]
+            assert b"data-chart" in body, "the page drew no chart"
+
+        return call
+
+    browse = {
+        "project": project_id,
+        "event_collection": "event-0",
+        "analysis": "count",
+        "timeframe": day30,
+        "interval": "daily",
+        "kind": "sma",
+        "window": 7,
+    }
+    _, path, auth, params, _ = api_case
+
+    def cached_api() -> None:
+        conn.request(
+            "GET", f"{path}?{urllib.parse.urlencode(params)}", headers={"Authorization": auth}
+        )
+        response = conn.getresponse()
+        assert response.status == 200, response.read()
+        response.read()
+
+    _, api95 = timed(cached_api)
+    _, browse95 = timed(page_of("/admin/movingavg/metricdefinition/browse/", browse))
+    _, dashboard95 = timed(
+        page_of(
+            "/admin/movingavg/metricdefinition/dashboard/",
+            {"project": project_id, "timezone": "UTC"},
+        )
+    )
+    api_is = "the cached API answer of the same 30-day daily count"
+    return [
+        Figure(
+            "admin",
+            "metric browser, 30-day daily chart, p95",
+            browse95,
+            api95,
+            api_is,
+            "ms",
+            "≤ 300 ms",
+        ),
+        Figure("admin", "dashboard (20 events), p95", dashboard95, api95, api_is, "ms", "≤ 300 ms"),
+    ]
 
 
 if __name__ == "__main__":

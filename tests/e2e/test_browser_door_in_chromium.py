@@ -10,7 +10,6 @@ import threading
 
 import pytest
 
-from tests.e2e.test_metric_browser_in_chromium import browser  # noqa: F401  (fixture)
 from tests.events.conftest import celery_worker, private_queue  # noqa: F401  (fixtures)
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -67,7 +66,7 @@ def test_fetch_beacon_and_pixels_from_another_origin(
     celery_worker,  # noqa: F811
     live_server,
     other_origin,
-    browser,  # noqa: F811
+    browser,
 ) -> None:
     from selenium.webdriver.support.ui import WebDriverWait
 

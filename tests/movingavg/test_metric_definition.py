@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.core.exceptions import ValidationError
 
-from movingavg.charts import line_chart
+from movingavg.charts import series_chart
 from movingavg.engines import KINDS
 from movingavg.models import MetricDefinition
 
@@ -50,12 +50,19 @@ def test_kinds_are_the_engines_kinds() -> None:
     assert sorted(MetricDefinition.Kind.values) == sorted(KINDS)
 
 
-def test_chart_scales_points_into_the_frame() -> None:
+def test_chart_data_is_local_time_with_formatted_numbers() -> None:
     series = [
-        {"timeframe": {"start": f"2026-11-0{n}T00:00:00.000Z"}, "value": v, "moving_average": a}
-        for n, v, a in [(1, 0, 0.0), (2, 10, 5.0), (3, None, None)]
+        {
+            "timeframe": {"start": f"2026-11-0{n}T00:00:00.000+01:00"},
+            "value": v,
+            "moving_average": a,
+        }
+        for n, v, a in [(1, 1234, 1234.0), (2, "10.25", 622.125), (3, None, None)]
     ]
-    chart = line_chart(series)
-    assert chart.values_points == "36.0,224.0 450.0,36.0"
-    assert chart.average_points == "36.0,224.0 450.0,130.0"
-    assert (chart.low, chart.high, chart.first_label) == (0.0, 10, "2026-11-01T00:00:00.000Z")
+    chart = series_chart(series, average_name="SMA")
+    assert chart["x"] == ["2026-11-01 00:00:00", "2026-11-02 00:00:00", "2026-11-03 00:00:00"]
+    assert chart["values"] == [1234, 10.25, None]
+    assert chart["value_texts"] == ["1,234", "10.25", ""]
+    assert chart["averages"] == [1234.0, 622.125, None]
+    assert chart["average_texts"] == ["1,234", "622.12", ""]
+    assert chart["average_name"] == "SMA"
