@@ -133,7 +133,7 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     Domain errors are answered as :data:`DOMAIN_ERRORS` says; an unreachable Cassandra
     or Redis becomes a 503 with Retry-After, not a 500.
     """
-    exc = as_api_exception(exc)
+    original, exc = exc, as_api_exception(exc)
     response = drf_exception_handler(exc, context)
     if response is None:
         return None
@@ -147,7 +147,7 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
             message += " " + "; ".join(f"{e['field']}: {e['message']}" for e in errors[:20])
         body: dict[str, Any] = {
             "message": message,
-            "error_code": KEEN_ERROR_CODES.get(response.status_code, "InternalServerError"),
+            "error_code": keen_error_code(original, response),
         }
     else:
         body = {"error": {"status": response.status_code, "code": code, "message": message}}
@@ -159,6 +159,15 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     if retry_after:
         headers["Retry-After"] = str(retry_after)
     return Response(body, status=response.status_code, headers=headers)
+
+
+def keen_error_code(exc: Exception, response: Response) -> str:
+    """Keen's ``error_code``: ``TimeframeDefinitionError`` for a timeframe Keen would
+    refuse, ``BadRequestError`` for another query parameter, else by status."""
+    if isinstance(exc, insights_errors.QueryError):
+        timeframe = exc.field.split(".")[-1].startswith("timeframe")
+        return "TimeframeDefinitionError" if timeframe else "BadRequestError"
+    return KEEN_ERROR_CODES.get(response.status_code, "InternalServerError")
 
 
 def _kept_headers(response: Response) -> dict[str, str]:

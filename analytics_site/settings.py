@@ -16,6 +16,7 @@ from cassandra.policies import (
     ExponentialReconnectionPolicy,
     TokenAwarePolicy,
 )
+from django.core.exceptions import ImproperlyConfigured
 
 from analytics_site.secret_key import install_secret_key
 
@@ -360,7 +361,23 @@ CELERY_TASK_ROUTES = {"insights.*": {"queue": AGGREGATION_QUEUE}}
 # Queries the rollups cannot answer (filters, group_by, median, ...) scan raw events,
 # at most this many day partitions and events; beyond, the caller narrows the timeframe.
 AD_HOC_MAX_DAYS = env.int("AD_HOC_MAX_DAYS", default=31)
+# The day weeks start on, for relative week timeframes and weekly intervals alike.
+WEEK_START = env.str("WEEK_START", default="monday")
+if WEEK_START not in ("monday", "sunday"):
+    raise ImproperlyConfigured(f"WEEK_START is {WEEK_START!r}; use monday or sunday")
 AD_HOC_MAX_EVENTS = env.int("AD_HOC_MAX_EVENTS", default=200_000)
+# Keen's extraction bounds: a synchronous answer returns at most EXTRACTION_MAX_EVENTS
+# and reads at most EXTRACTION_MAX_SCANNED events; one with ``email`` runs as a job that
+# writes at most EXTRACTION_ASYNC_MAX_EVENTS (Keen's 10 million) to a JSON Lines file.
+EXTRACTION_MAX_EVENTS = env.int("EXTRACTION_MAX_EVENTS", default=100_000)
+EXTRACTION_MAX_SCANNED = env.int("EXTRACTION_MAX_SCANNED", default=1_000_000)
+EXTRACTION_ASYNC_MAX_EVENTS = env.int("EXTRACTION_ASYNC_MAX_EVENTS", default=10_000_000)
+EXTRACTION_ASYNC_MAX_SCANNED = env.int("EXTRACTION_ASYNC_MAX_SCANNED", default=100_000_000)
+# A cached query's refresh_rate (seconds): 0, or within these bounds (Keen's 4 to 48 hours).
+CACHED_QUERY_MIN_REFRESH_SECONDS = env.int("CACHED_QUERY_MIN_REFRESH_SECONDS", default=14_400)
+CACHED_QUERY_MAX_REFRESH_SECONDS = env.int("CACHED_QUERY_MAX_REFRESH_SECONDS", default=172_800)
+EXTRACTION_MAX_DAYS = env.int("EXTRACTION_MAX_DAYS", default=366)
+EXTRACTIONS_DIR = Path(env.str("EXTRACTIONS_DIR", default=str(BASE_DIR / "var" / "extractions")))
 # count_unique and select_unique hold at most this many distinct values (from the
 # rollups' bucket_users or the raw scan); beyond, 400: narrow the timeframe or add an
 # interval.

@@ -62,6 +62,12 @@ def forget_cached_keys() -> None:
     _key_cache.clear()
 
 
+def forget_cached_key(key_hash: str) -> None:
+    """Drop one remembered key: this process sees its change at once (the others
+    within ``API_KEY_CACHE_SECONDS``)."""
+    _key_cache.pop(key_hash, None)
+
+
 class _KeyAuthentication(BaseAuthentication):
     scheme = "Bearer"
 
@@ -164,7 +170,8 @@ class KeenKeyAuthentication(_KeyAuthentication):
 
 
 class KeyKindPermission(BasePermission):
-    """Allow keys whose kind is in the view's ``allowed_key_kinds`` (master always)."""
+    """Allow keys whose kind is in the view's ``allowed_key_kinds`` (master always), and
+    access keys whose ``permitted`` holds the view's ``access_permission``."""
 
     message = "this key may not be used here"
 
@@ -173,10 +180,21 @@ class KeyKindPermission(BasePermission):
         if not isinstance(key, ApiKey):
             return False
         allowed = getattr(view, "allowed_key_kinds", ())
-        if key.kind != ApiKey.Kind.MASTER and key.kind not in allowed:
+        if key.kind == ApiKey.Kind.ACCESS:
+            grant = getattr(view, "access_permission", None)
+            if grant is None or grant not in key.permitted:
+                self.message = (
+                    f"this access key is not permitted {grant}"
+                    if grant
+                    else "an access key cannot be used here; use the master key"
+                )
+                return False
+        elif key.kind != ApiKey.Kind.MASTER and key.kind not in allowed:
             self.message = (
                 f"a {key.kind} key cannot be used here; use a "
                 f"{' or '.join(allowed)} key (or the master key)"
+                if allowed
+                else f"a {key.kind} key cannot be used here; use the master key"
             )
             return False
         project_id = view.kwargs.get("project_id")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 
-KEY_PREFIXES = {"write": "wk", "read": "rk", "master": "mk"}
+KEY_PREFIXES = {"write": "wk", "read": "rk", "master": "mk", "access": "ak"}
 
 
 def generate_key(kind: str) -> str:

@@ -26,12 +26,16 @@ class Project(models.Model):
 
 
 class ApiKey(models.Model):
-    """A hashed, revocable key: write (ingest), read (query) or master (both and admin)."""
+    """A hashed, revocable key: write (ingest), read (query), master (both and admin),
+    or a Keen *access key*: named, allowed only what ``permitted`` lists (``writes``,
+    ``queries``, ``saved_queries``, ``cached_queries``, ``datasets``, ``schema``), with
+    Keen's ``options`` (``options.queries.filters`` are applied to all its queries)."""
 
     class Kind(models.TextChoices):
         WRITE = "write", "write"
         READ = "read", "read"
         MASTER = "master", "master"
+        ACCESS = "access", "access"
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="api_keys")
     kind = models.CharField(max_length=10, choices=Kind.choices)
@@ -39,6 +43,9 @@ class ApiKey(models.Model):
     key_hash = models.CharField(max_length=64, unique=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    name = models.CharField(max_length=255, blank=True, help_text="an access key's name")
+    permitted = models.JSONField(default=list, blank=True, help_text="an access key's grants")
+    options = models.JSONField(default=dict, blank=True, help_text="an access key's options")
 
     class Meta:
         ordering = ["project", "kind", "created_at"]

@@ -30,7 +30,7 @@ def create_project_with_keys(*, name: str) -> tuple[Project, dict[str, str]]:
         raise ValueError("name: must not be blank")
     project = Project.objects.create(name=name.strip())
     plaintext: dict[str, str] = {}
-    for kind in ApiKey.Kind.values:
+    for kind in (ApiKey.Kind.WRITE, ApiKey.Kind.READ, ApiKey.Kind.MASTER):
         key = generate_key(kind)
         ApiKey.objects.create(project=project, kind=kind, prefix=key[:10], key_hash=hash_key(key))
         plaintext[kind] = key

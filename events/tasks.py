@@ -11,7 +11,7 @@ from django.conf import settings
 from kafka.errors import KafkaError
 from redis.exceptions import RedisError
 
-from . import stream
+from . import property_types, stream
 from .forwarding import dead_record, forward_encoded, send_dead_letters
 from .kafka_producer import reset_producer
 
@@ -36,8 +36,18 @@ def _forward(key: str) -> Callable[[list[stream.Entry]], None]:
             if failures < settings.FORWARD_MAX_UNEXPECTED_FAILURES:
                 raise
             send_dead_letters(_forward_isolating(entries, f"forwarding failed {failures} times"))
+        _record_property_types(entries)
 
     return forward
+
+
+def _record_property_types(entries: list[stream.Entry]) -> None:
+    """Keep the collections' schemas current (``property_types``); the events are in
+    Kafka already, so a failure here is logged, never retried into duplicates."""
+    try:
+        property_types.record_encoded(entry.value for entry in entries)
+    except Exception:
+        log.exception("recording the property types of %d forwarded events failed", len(entries))
 
 
 def _forward_isolating(entries: list[stream.Entry], why: str) -> list[tuple[object, str]]:

@@ -3,8 +3,10 @@
 from django.urls import path
 
 from .normalize import SEGMENT_CALL_TYPES
+from .views.collections import KeenCollectionsView, KeenCollectionView
 from .views.keen import KeenBatchView, KeenEventView
 from .views.native import NativeEventsView
+from .views.routing import by_method
 from .views.segment import SegmentPixelView, SegmentView
 
 # Segment's routes, each also with a trailing slash (as some official SDKs send them;
@@ -26,10 +28,14 @@ urlpatterns = [
         path(f"{route}/", view.as_view(call_type=call, schema=None), name=f"{name}-slash")
         for route, view, call, name in _SEGMENT_ROUTES
     ],
-    path("3.0/projects/<str:project_id>/events", KeenBatchView.as_view(), name="keen-batch"),
+    path(
+        "3.0/projects/<str:project_id>/events",
+        by_method(read=KeenCollectionsView.as_view(), write=KeenBatchView.as_view()),
+        name="keen-batch",
+    ),
     path(
         "3.0/projects/<str:project_id>/events/<str:collection>",
-        KeenEventView.as_view(),
+        by_method(read=KeenCollectionView.as_view(), write=KeenEventView.as_view()),
         name="keen-event",
     ),
 ]

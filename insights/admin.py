@@ -1,10 +1,13 @@
 """Admin pages: aggregation job runs and committed Kafka offsets (read-only records)."""
 
+from typing import Any
+
+from django import forms
 from django.contrib import admin
 from django.http import HttpRequest
 from django.utils.html import format_html_join
 
-from .models import JobRun, KafkaOffset
+from .models import ExtractionJob, JobRun, KafkaOffset, SavedQuery
 
 
 @admin.register(JobRun)
@@ -67,3 +70,77 @@ class KafkaOffsetAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: KafkaOffset | None = None) -> bool:
         return False
+
+
+@admin.register(ExtractionJob)
+class ExtractionJobAdmin(admin.ModelAdmin):
+    """Keen extractions asked with ``email``: their status and what they wrote."""
+
+    list_display = ("id", "project_id", "status", "events", "scanned", "created_at", "finished_at")
+    list_filter = ("status",)
+    search_fields = ("id", "project_id", "email")
+    date_hierarchy = "created_at"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: ExtractionJob | None = None) -> bool:
+        return False
+
+
+class SavedQueryForm(forms.ModelForm):
+    """Checks the name and definition as the API does (a 400 there, a form error here)."""
+
+    class Meta:
+        model = SavedQuery
+        fields = ("project", "name", "query", "refresh_rate", "metadata")
+
+    def clean(self) -> dict[str, Any]:
+        from .errors import QueryError
+        from .saved_queries import checked_definition, checked_name
+
+        data = super().clean() or {}
+        try:
+            checked_name(str(data.get("name") or self.instance.name or ""))
+            checked_definition(
+                {
+                    "query": data.get("query"),
+                    "refresh_rate": data.get("refresh_rate"),
+                    "metadata": data.get("metadata"),
+                }
+            )
+        except QueryError as error:
+            raise forms.ValidationError(f"{error.field}: {error.message}") from None
+        return data
+
+
+@admin.register(SavedQuery)
+class SavedQueryAdmin(admin.ModelAdmin):
+    """Keen saved and cached queries: editable here as through the API; saving one
+    checks its query as the API does and keeps its beat schedule in step."""
+
+    list_display = ("name", "project", "analysis", "refresh_rate", "result_at", "updated_at")
+    list_filter = ("refresh_rate",)
+    search_fields = ("name", "project__name", "project__id")
+    form = SavedQueryForm
+    readonly_fields = ("result", "result_at", "refresh_error", "schedule", "created_at")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: SavedQuery | None = None) -> Any:
+        renamed = ("project", "name") if obj is not None else ()  # a rename is a new query
+        return (*renamed, *self.readonly_fields)
+
+    @admin.display(description="analysis")
+    def analysis(self, obj: SavedQuery) -> str:
+        return str(obj.query.get("analysis_type", ""))
+
+    def save_model(self, request: HttpRequest, obj: SavedQuery, form: Any, change: bool) -> None:
+        from .saved_queries import save
+
+        body = {"query": obj.query, "refresh_rate": obj.refresh_rate, "metadata": obj.metadata}
+        saved, _ = save(obj.project_id, obj.name, body)
+        obj.pk = saved.pk
+
+    def delete_model(self, request: HttpRequest, obj: SavedQuery) -> None:
+        from .saved_queries import delete
+
+        delete(obj.project_id, obj.name)

@@ -14,7 +14,7 @@ from .answers import answer
 from .errors import QueryError
 from .queries import Params, Query, event_collection_of, parse_filters, parse_query
 from .raw_answers import MISSING, event_view, lookup, matches
-from .reads import Reads, scan
+from .reads import Reads
 from .timeframes import Timeframe, resolve_timeframe
 
 MAX_PARTS = 20
@@ -136,7 +136,7 @@ def parse_funnel(params: Params, *, now: dt.datetime) -> Funnel:
     return Funnel(tuple(parsed))
 
 
-def answer_funnel(*, project_id: str, query: Funnel) -> list[int]:
+def answer_funnel(*, query: Funnel, reads: Reads) -> list[int]:
     """How many actors did step 1, then step 2 at or after their step 1, and so on.
 
     Streams each step's scan (only the actors' first times are held)."""
@@ -144,7 +144,7 @@ def answer_funnel(*, project_id: str, query: Funnel) -> list[int]:
     counts = []
     for step in query.steps:
         first_time: dict[str, str] = {}
-        rows = scan(project_id=project_id, name=step.event_collection, timeframe=step.timeframe)
+        rows = reads.stream(name=step.event_collection, timeframe=step.timeframe)
         for view in map(event_view, rows):
             if not matches(view, list(step.filters)):
                 continue

@@ -1,9 +1,10 @@
-"""The newest raw events of a collection, for the admin's event explorer (and Keen's
-``extraction(latest=N)`` later): a bounded scan, newest day partition first."""
+"""The newest raw events of a collection, for the admin's event explorer and Keen's
+``extraction(latest=N)``: a bounded scan, newest day partition first."""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,12 +31,14 @@ def latest_events(
     start: dt.datetime,
     end: dt.datetime,
     distinct_id: str | None = None,
+    keep: Callable[[dict[str, Any]], bool] | None = None,
     limit: int = 50,
     max_scanned: int = MAX_SCANNED_ROWS,
 ) -> LatestEvents:
     """The newest ``limit`` events of ``name`` with ``start <= time < end`` (and of
-    ``distinct_id``, if given), each as a query sees it (properties, ``distinct_id``,
-    ``category`` and Keen's ``keen`` block); reads at most ``max_scanned`` rows."""
+    ``distinct_id``, and passing ``keep``, if given), each as a query sees it
+    (properties, ``distinct_id``, ``category`` and Keen's ``keen`` block); reads at most
+    ``max_scanned`` rows."""
     events: list[dict[str, Any]] = []
     scanned = 0
     day = (end - dt.timedelta(microseconds=1)).astimezone(dt.UTC).date()
@@ -49,7 +52,10 @@ def latest_events(
                 return LatestEvents(events, scanned, exhausted=False)
             scanned += 1
             if distinct_id is None or row["distinct_id"] == distinct_id:
-                events.append(event_view(row))
+                view = event_view(row)
+                if keep is not None and not keep(view):
+                    continue
+                events.append(view)
                 if len(events) == limit:
                     return LatestEvents(events, scanned, exhausted=False)
         day -= dt.timedelta(days=1)

@@ -9,6 +9,8 @@ per day.
 
 from __future__ import annotations
 
+import uuid
+
 from cassandra.cqlengine import columns
 from django.db import models
 from django.utils import timezone
@@ -214,6 +216,75 @@ class EventCollection(models.Model):
         ordering = ["project_id", "name"]
         constraints = [
             models.UniqueConstraint(fields=["project_id", "name"], name="one_collection_name")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.project_id})"
+
+
+class ExtractionJob(models.Model):
+    """An asynchronous Keen extraction (one asked with ``email``): run by a Celery task
+    that writes the events, oldest first, as JSON Lines to ``EXTRACTIONS_DIR``."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        RUNNING = "running"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    project_id = models.CharField(max_length=32, db_index=True)
+    params = models.JSONField(help_text="the extraction's Keen parameters, as asked")
+    email = models.CharField(max_length=254, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    events = models.BigIntegerField(null=True, blank=True, help_text="events written")
+    scanned = models.BigIntegerField(null=True, blank=True, help_text="rows read")
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"extraction {self.id} ({self.status})"
+
+
+class SavedQuery(models.Model):
+    """A Keen saved query: a named query of a project (``query`` holds Keen's parameters
+    and ``analysis_type``), with Keen's ``refresh_rate`` and ``metadata``.
+
+    With ``refresh_rate`` > 0 it is a *cached query*: Celery beat recomputes it every
+    ``refresh_rate`` seconds (its ``schedule``, a django-celery-beat task editable in
+    the admin) into ``result``, which ``results`` serves with its age.
+    """
+
+    project = models.ForeignKey("events.Project", on_delete=models.CASCADE)
+    name = models.CharField(max_length=255, help_text="Keen's query_name")
+    query = models.JSONField(help_text="Keen's parameters, with analysis_type")
+    refresh_rate = models.PositiveIntegerField(
+        default=0, help_text="seconds between recomputations; 0: computed when asked"
+    )
+    metadata = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+    result = models.JSONField(null=True, blank=True, editable=False)
+    result_at = models.DateTimeField(null=True, blank=True, editable=False)
+    refresh_error = models.TextField(blank=True, editable=False)
+    schedule = models.OneToOneField(
+        "django_celery_beat.PeriodicTask",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        editable=False,
+        related_name="saved_query",
+    )
+
+    class Meta:
+        ordering = ["project_id", "name"]
+        verbose_name_plural = "saved queries"
+        constraints = [
+            models.UniqueConstraint(fields=["project", "name"], name="one_saved_query_name")
         ]
 
     def __str__(self) -> str:

@@ -2,8 +2,8 @@
 
 ``parse_query`` checks every parameter before anything is read (filters, ``order_by``
 and ``limit`` included) and names the one that is wrong. ``plan_of`` decides, once, how
-the query is answered: from the rollups (UTC), from the hourly rollups regrouped into a
-time zone's buckets, or from a bounded scan of the raw events (``raw_answers``).
+the query is answered: from the rollups (UTC), from stored buckets regrouped into
+weeks, years or a time zone's buckets, or from a bounded scan of the raw events (``raw_answers``).
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from .errors import QueryError
 from .timeframes import (
     MAX_BUCKETS,
     MINUTE,
+    REGROUPED_INTERVALS,
     Timeframe,
     buckets,
     coarsest_granularity,
@@ -56,7 +57,7 @@ class Source(StrEnum):
     """Where a query's answer comes from."""
 
     ROLLUPS = "rollups"  # UTC buckets of ``Plan.granularity``
-    HOURLY_ROLLUPS = "hourly_rollups"  # hours regrouped into a time zone's buckets
+    REGROUPED_ROLLUPS = "regrouped_rollups"  # stored buckets regrouped: weeks, years, zones
     RAW_EVENTS = "raw_events"  # a bounded scan (filters, group_by, raw-only analyses)
 
 
@@ -101,10 +102,12 @@ def plan_of(query: Query) -> Plan:
         return raw
     if query.granularity == MINUTE:
         return raw
-    if query.tz is not dt.UTC:  # answered from hourly rollups, if hours tile the buckets
+    if query.tz is not dt.UTC or query.granularity in REGROUPED_INTERVALS:
+        # answered by regrouping the coarsest stored buckets that tile the query's buckets
         edges = [edge for group in local_groups(query) for edge in group]
-        if all(floor(edge, Granularity.HOUR) == edge for edge in edges):
-            return Plan(Source.HOURLY_ROLLUPS, Granularity.HOUR)
+        for stored in (Granularity.MONTH, Granularity.DAY, Granularity.HOUR):
+            if all(floor(edge, stored) == edge for edge in edges):
+                return Plan(Source.REGROUPED_ROLLUPS, stored)
         return raw
     try:
         coarsest = coarsest_granularity(query.timeframe)

@@ -29,6 +29,9 @@ class Reads:
     def __init__(self, *, project_id: str) -> None:
         self.project_id = project_id
         self._done: dict[tuple, object] = {}
+        self.events_scanned = 0  # raw-event rows read
+        self.rollup_rows_read = 0
+        self.bucket_users_read = 0  # distinct ids read from bucket_users
 
     def _once(self, key: tuple, read: Callable[[], _T]) -> _T:
         if key not in self._done:
@@ -40,33 +43,45 @@ class Reads:
         self, *, name: str, metric: str, granularity: str, start: dt.datetime, end: dt.datetime
     ) -> dict[dt.datetime, dict]:
         """``store.rollup_rows`` of every category together (``all``)."""
-        return self._once(
-            ("rollups", name, metric, granularity, start, end),
-            lambda: store.rollup_rows(
+
+        def read() -> dict[dt.datetime, dict]:
+            rows = store.rollup_rows(
                 project_id=self.project_id,
                 name=name,
                 metric=metric,
                 granularity=granularity,
                 start=start,
                 end=end,
-            ),
-        )
+            )
+            self.rollup_rows_read += len(rows)
+            return rows
+
+        return self._once(("rollups", name, metric, granularity, start, end), read)
 
     def bucket_users(self, *, name: str, granularity: str, buckets: list[dt.datetime]) -> set[str]:
         """``store.bucket_users``: the distinct ids of any of ``buckets`` (do not mutate)."""
-        return self._once(
-            ("users", name, granularity, tuple(buckets)),
-            lambda: store.bucket_users(
+
+        def read() -> set[str]:
+            users = store.bucket_users(
                 project_id=self.project_id, name=name, granularity=granularity, buckets=buckets
-            ),
-        )
+            )
+            self.bucket_users_read += len(users)
+            return users
+
+        return self._once(("users", name, granularity, tuple(buckets)), read)
 
     def raw_events(self, *, name: str, timeframe: Timeframe) -> list[dict]:
         """The raw-event rows of ``name`` in ``timeframe`` (``scan``)."""
         return self._once(
             ("raw", name, timeframe.start, timeframe.end),
-            lambda: list(scan(project_id=self.project_id, name=name, timeframe=timeframe)),
+            lambda: list(self.stream(name=name, timeframe=timeframe)),
         )
+
+    def stream(self, *, name: str, timeframe: Timeframe) -> Iterator[dict]:
+        """``scan``'s rows as they are read (not kept: for a funnel's steps), counted."""
+        for row in scan(project_id=self.project_id, name=name, timeframe=timeframe):
+            self.events_scanned += 1
+            yield row
 
 
 def scan(*, project_id: str, name: str, timeframe: Timeframe) -> Iterator[dict]:

@@ -41,18 +41,22 @@ def combine(analysis: str, rows: list[dict]) -> int | float | str | None:
     return exact.mean(total, sum(row["count"] for row in values))
 
 
-def answer_from_hours(*, query: Query, reads: Reads) -> object:
-    """Keen's ``result`` in a time zone other than UTC, regrouping hourly rollups (and,
-    for unique users, the union of each hour's users) into the zone's buckets."""
+def answer_regrouped(*, query: Query, plan: Plan, reads: Reads) -> object:
+    """Keen's ``result`` for buckets no rollup stores (weeks, years, a time zone's days),
+    regrouping the stored buckets of ``plan.granularity`` that tile them; unique users
+    are the union of each stored bucket's users (days for months)."""
+    stored = plan.granularity
+    assert stored is not None  # plan_of: a regrouped plan names the granularity it reads
     groups = local_groups(query)
     values: list[int | float | str | None]
     if query.analysis == "count_unique":
+        level = Granularity.DAY if stored == Granularity.MONTH else stored
         values = [
             len(
                 reads.bucket_users(
                     name=query.event_collection,
-                    granularity=Granularity.HOUR,
-                    buckets=buckets(Timeframe(start, stop), Granularity.HOUR),
+                    granularity=level,
+                    buckets=stored_buckets(start, stop, level),
                 )
             )
             for start, stop in groups
@@ -61,17 +65,26 @@ def answer_from_hours(*, query: Query, reads: Reads) -> object:
         rows = reads.rollup_rows(
             name=query.event_collection,
             metric=metric_of(query),
-            granularity=Granularity.HOUR,
+            granularity=stored,
             start=groups[0][0],
             end=groups[-1][1],
         )
         values = [
-            combine(query.analysis, [row for hour, row in rows.items() if start <= hour < stop])
+            combine(query.analysis, [row for at, row in rows.items() if start <= at < stop])
             for start, stop in groups
         ]
     if query.granularity is None:
         return values[0]
     return series_of(query, [(a, b, v) for (a, b), v in zip(groups, values, strict=True)])
+
+
+def stored_buckets(start: dt.datetime, stop: dt.datetime, granularity: str) -> list[dt.datetime]:
+    """The UTC bucket starts of ``granularity`` from ``start`` (a bucket start) to ``stop``."""
+    starts = []
+    while start < stop:
+        starts.append(start)
+        start = shift(start, granularity, 1)
+    return starts
 
 
 def answer_from_rollups(*, query: Query, plan: Plan, reads: Reads) -> object:

@@ -1,4 +1,5 @@
-"""Celery tasks of the analytics engine (routed to AGGREGATION_QUEUE)."""
+"""Celery tasks of the analytics engine (routed to AGGREGATION_QUEUE, but extractions and
+cached-query refreshes, which are sent to the default queue)."""
 
 from __future__ import annotations
 
@@ -40,3 +41,19 @@ def aggregate_events(self: Task, trigger: str = JobRun.Trigger.SCHEDULE) -> int 
         raise
     except Exception as exc:
         raise self.retry(exc=exc, countdown=min(60, 5 * 2**self.request.retries)) from exc
+
+
+@shared_task(name="insights.extract_events")
+def extract_events(job_id: str) -> None:
+    """Run the asynchronous extraction ``job_id`` (``extraction.run_extraction_job``)."""
+    from .extraction import run_extraction_job
+
+    run_extraction_job(job_id)
+
+
+@shared_task(name="insights.refresh_saved_query")
+def refresh_saved_query(saved_query_id: int) -> None:
+    """Recompute a cached query (scheduled by beat every ``refresh_rate`` seconds)."""
+    from .saved_queries import refresh
+
+    refresh(saved_query_id)

@@ -3,7 +3,9 @@
 Relative timeframes (Keen's rules): ``this_N_<unit>s`` runs from the start of the
 unit N-1 units ago until now (the current unit included); ``previous_N_<unit>s``
 is the N complete units before the current one. Units: minutes, hours, days,
-weeks (starting on Sunday), months, years. ``today`` is ``this_1_days``,
+weeks, months, years. Weeks start on ``WEEK_START`` (Monday, ISO's week, unless set
+to Sunday, as Keen's were), for relative timeframes and ``weekly`` intervals alike,
+so that ``previous_4_weeks`` tiles into four weekly buckets. ``today`` is ``this_1_days``,
 ``yesterday`` ``previous_1_days``, ``this_<unit>`` ``this_1_<unit>s`` and
 ``previous_<unit>`` ``previous_1_<unit>s``. An absolute timeframe is
 ``{"start": ISO-8601, "end": ISO-8601}``, both with a UTC offset.
@@ -33,12 +35,18 @@ from .errors import QueryError
 
 UNITS = ("minutes", "hours", "days", "weeks", "months", "years")
 MINUTE = "minute"  # answered from the raw events: no rollups are stored by the minute
+WEEK = "week"  # answered from days (hours in a time zone); no rollups are stored by week
+YEAR = "year"  # answered from months (hours in a time zone)
 INTERVALS: dict[str, str] = {
     "minutely": MINUTE,
     "hourly": Granularity.HOUR,
     "daily": Granularity.DAY,
+    "weekly": WEEK,
     "monthly": Granularity.MONTH,
+    "yearly": YEAR,
 }
+REGROUPED_INTERVALS = (WEEK, YEAR)
+WEEK_STARTS = {"monday": 0, "sunday": 6}
 MAX_BUCKETS = 2500
 EARLIEST = dt.datetime(2, 1, 1, tzinfo=dt.UTC)
 LATEST = dt.datetime(9999, 1, 1, tzinfo=dt.UTC)
@@ -81,10 +89,17 @@ def _floor_local(value: dt.datetime, unit: str) -> dt.datetime:
     if unit == "days":
         return day
     if unit == "weeks":
-        return day - dt.timedelta(days=(day.weekday() + 1) % 7)
+        return day - dt.timedelta(days=(day.weekday() - _first_weekday()) % 7)
     if unit == "months":
         return day.replace(day=1)
     return day.replace(month=1, day=1)
+
+
+def _first_weekday() -> int:
+    """The weekday weeks start on (``WEEK_START``: Monday, 0, unless set to Sunday)."""
+    from django.conf import settings
+
+    return WEEK_STARTS[settings.WEEK_START]
 
 
 def shift(value: dt.datetime, unit: str, count: int, tz: dt.tzinfo = dt.UTC) -> dt.datetime:
@@ -191,7 +206,7 @@ def parse_timezone(value: object) -> dt.tzinfo:
 
 
 def granularity_of(interval: object) -> str | None:
-    """``hourly``/``daily``/``monthly`` -> the rollup granularity; None for no interval."""
+    """An interval (``minutely`` .. ``yearly``) -> its bucket unit; None for no interval."""
     if interval in (None, ""):
         return None
     if not isinstance(interval, str) or interval not in INTERVALS:

@@ -2,13 +2,43 @@
 
 from django.urls import path
 
-from .views import KeenQueryView, NativeQueryView
+from .access_key_views import AccessKeyActivationView, AccessKeysView, AccessKeyView
+from .saved_query_views import SavedQueriesView, SavedQueryResultView, SavedQueryView
+from .views import ExtractionEventsView, ExtractionJobView, KeenQueryView, NativeQueryView
 
-urlpatterns = [
+SAVED = "3.0/projects/<str:project_id>/queries/saved"
+KEYS = "3.0/projects/<str:project_id>/keys"
+
+urlpatterns = [  # the saved-query routes first: "saved" is not an analysis
+    path(KEYS, AccessKeysView.as_view(), name="keen-access-keys"),
+    path(f"{KEYS}/<str:key>", AccessKeyView.as_view(), name="keen-access-key"),
+    path(
+        f"{KEYS}/<str:key>/revoke",
+        AccessKeyActivationView.as_view(active=False),
+        name="keen-access-key-revoke",
+    ),
+    path(
+        f"{KEYS}/<str:key>/unrevoke",
+        AccessKeyActivationView.as_view(active=True),
+        name="keen-access-key-unrevoke",
+    ),
+    path(SAVED, SavedQueriesView.as_view(), name="keen-saved-queries"),
+    path(f"{SAVED}/<str:name>", SavedQueryView.as_view(), name="keen-saved-query"),
+    path(f"{SAVED}/<str:name>/result", SavedQueryResultView.as_view(), name="keen-saved-result"),
     path(
         "3.0/projects/<str:project_id>/queries/<str:analysis>",
         KeenQueryView.as_view(),
         name="keen-query",
+    ),
+    path(
+        "3.0/projects/<str:project_id>/extractions/<str:job_id>",
+        ExtractionJobView.as_view(),
+        name="keen-extraction",
+    ),
+    path(
+        "3.0/projects/<str:project_id>/extractions/<str:job_id>/events",
+        ExtractionEventsView.as_view(),
+        name="keen-extraction-events",
     ),
     path("api/v1/insights/<str:analysis>", NativeQueryView.as_view(), name="insights-query"),
 ]

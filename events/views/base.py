@@ -38,6 +38,7 @@ class IngestView(APIView):
     lockout_checked_on_append = True  # the key authentication leaves it to the service
     lockout_checked = False  # set once this request's lockout has been checked
     allowed_key_kinds = ("write",)
+    access_permission = "writes"
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         self.received_at = timezone.now()

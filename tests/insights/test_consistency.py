@@ -33,6 +33,8 @@ START = dt.datetime(2026, 10, 31, tzinfo=dt.UTC)  # two days across a month end
 END = START + dt.timedelta(days=2)
 MONTHS = {"start": "2026-10-01T00:00:00Z", "end": "2026-12-01T00:00:00Z"}
 DAYS = {"start": START.isoformat(), "end": END.isoformat()}
+WEEKS = {"start": "2026-10-26T00:00:00Z", "end": "2026-11-09T00:00:00Z"}  # Mondays
+YEAR = {"start": "2026-01-01T00:00:00Z", "end": "2027-01-01T00:00:00Z"}
 EVERY_EVENT = {"property_name": "keen.id", "operator": "exists", "property_value": True}
 TARGETS = ("x", "a.b", "flag")
 ROLLUP_ANALYSES = ("sum", "average", "minimum", "maximum")
@@ -180,6 +182,12 @@ INTERVALS = [  # (interval, timeframe, the buckets it answers)
             (START + dt.timedelta(days=1), dt.datetime(2026, 12, 1, tzinfo=UTC)),
         ],
     ),
+    (  # weeks start on Monday: no rollups are stored by week, days are regrouped
+        "weekly",
+        WEEKS,
+        [(dt.datetime(2026, 10, 26, tzinfo=UTC), END), (END, dt.datetime(2026, 11, 9, tzinfo=UTC))],
+    ),
+    ("yearly", YEAR, [(dt.datetime(2026, 1, 1, tzinfo=UTC), dt.datetime(2027, 1, 1, tzinfo=UTC))]),
 ]
 
 
@@ -276,7 +284,7 @@ EDGE_SET = [  # every edge value, flat and nested, each stamped an hour ahead of
 
 @pytest.fixture
 def wide_scans(settings):
-    settings.AD_HOC_MAX_DAYS = 62  # the raw scan of the monthly interval reads two months
+    settings.AD_HOC_MAX_DAYS = 365  # the raw scan of the yearly interval reads a year
 
 
 def test_rollups_and_raw_scans_agree_for_every_analysis_and_interval(

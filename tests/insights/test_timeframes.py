@@ -34,13 +34,38 @@ def at(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> dt.da
         ("this_2_months", at(2026, 10, 1), NOW, True),
         ("previous_1_months", at(2026, 10, 1), at(2026, 11, 1), False),
         ("previous_14_months", at(2025, 9, 1), at(2026, 11, 1), False),
-        ("this_week", at(2026, 11, 22), NOW, True),  # weeks start on Sunday
+        ("this_week", at(2026, 11, 23), NOW, True),  # weeks start on Monday (WEEK_START)
         ("previous_2_minutes", at(2026, 11, 26, 19, 40), at(2026, 11, 26, 19, 42), False),
         ("this_1_years", at(2026, 1, 1), NOW, True),
     ],
 )
 def test_relative_timeframes(value, start, end, open_end) -> None:
     assert resolve_timeframe(value, now=NOW) == Timeframe(start, end, open_end)
+
+
+def test_weeks_start_on_sunday_when_week_start_says_so(settings) -> None:
+    settings.WEEK_START = "sunday"
+    assert resolve_timeframe("previous_1_weeks", now=NOW) == Timeframe(
+        at(2026, 11, 15), at(2026, 11, 22)
+    )
+    assert buckets(Timeframe(at(2026, 11, 15), at(2026, 11, 29)), "week") == [
+        at(2026, 11, 15),
+        at(2026, 11, 22),
+    ]
+
+
+def test_weekly_and_yearly_buckets_follow_the_zone() -> None:
+    pacific = parse_timezone("US/Pacific")
+    weeks = resolve_timeframe("previous_2_weeks", now=NOW, tz=pacific)
+    assert buckets(weeks, "week", pacific) == [
+        at(2026, 11, 9, 8),  # Monday 00:00 in Los Angeles (PST)
+        at(2026, 11, 16, 8),
+    ]
+    years = resolve_timeframe("previous_2_years", now=NOW, tz=pacific)
+    assert buckets(years, "year", pacific) == [
+        at(2024, 1, 1, 8),
+        at(2025, 1, 1, 8),
+    ]
 
 
 def test_absolute_timeframes_as_object_or_json() -> None:
@@ -98,8 +123,9 @@ def test_coarsest_granularity_and_intervals() -> None:
         coarsest_granularity(resolve_timeframe("previous_5_minutes", now=NOW))
     assert granularity_of("daily") == "day"
     assert granularity_of(None) is None
+    assert ("week", "year") == ("week", "year")
     with pytest.raises(QueryError) as caught:
-        granularity_of("weekly")
+        granularity_of("fortnightly")
     assert caught.value.field == "interval"
 
 
