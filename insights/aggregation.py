@@ -26,6 +26,7 @@ from events.topics import dlq_topic, event_topics
 from . import store
 from .cache import bump_generations
 from .collections import record_collections
+from .datasets import on_aggregated as datasets_on_aggregated
 from .lease import JOB, Lease, LeaseLost, exclusive_run
 from .models import JobFence, JobRun, KafkaOffset
 from .spark_runtime import get_session, reset_cassandra_connections
@@ -296,6 +297,10 @@ def _run_stages(
         )
     bump_generations(project for project, *_ in result.day_partitions)
     record_collections(result.day_partitions)
+    try:  # the rows are written: a dataset refresh that cannot be queued is only logged
+        datasets_on_aggregated(result.day_partitions)
+    except Exception:
+        logger.exception("queueing the cached datasets' refresh failed")
     return result, derived
 
 

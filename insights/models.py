@@ -289,3 +289,44 @@ class SavedQuery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.project_id})"
+
+
+class CachedDataset(models.Model):
+    """A Keen cached dataset: ``query`` (with ``analysis_type`` and an ``interval``)
+    precomputed for every value of ``index_by`` in every interval bucket of its
+    timeframe (``DatasetBucket``), kept current as aggregation runs."""
+
+    project = models.ForeignKey("events.Project", on_delete=models.CASCADE)
+    name = models.CharField(max_length=255, help_text="Keen's dataset_name")
+    display_name = models.CharField(max_length=255, blank=True)
+    query = models.JSONField(help_text="Keen's parameters, with analysis_type and interval")
+    index_by = models.JSONField(help_text="the property names results are indexed by")
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["project_id", "name"]
+        constraints = [models.UniqueConstraint(fields=["project", "name"], name="one_dataset_name")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.project_id})"
+
+
+class DatasetBucket(models.Model):
+    """One interval bucket of a cached dataset: the value of each ``index_by`` value
+    (``values``: the JSON list of index values -> the analysis' result)."""
+
+    dataset = models.ForeignKey(CachedDataset, on_delete=models.CASCADE, related_name="buckets")
+    start = models.DateTimeField()
+    end = models.DateTimeField()
+    values = models.JSONField(default=dict)
+    computed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["dataset_id", "start"]
+        constraints = [
+            models.UniqueConstraint(fields=["dataset", "start"], name="one_dataset_bucket")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.dataset_id} from {self.start.isoformat()}"

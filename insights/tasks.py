@@ -1,5 +1,5 @@
 """Celery tasks of the analytics engine (routed to AGGREGATION_QUEUE, but extractions and
-cached-query refreshes, which are sent to the default queue)."""
+cached-query and dataset refreshes, which are sent to the default queue)."""
 
 from __future__ import annotations
 
@@ -57,3 +57,11 @@ def refresh_saved_query(saved_query_id: int) -> None:
     from .saved_queries import refresh
 
     refresh(saved_query_id)
+
+
+@shared_task(name="insights.refresh_dataset")
+def refresh_dataset(dataset_id: int, days: list[str] | None = None) -> int:
+    """Recompute a cached dataset's buckets holding ``days`` (None: all of them)."""
+    from .datasets import refresh
+
+    return refresh(dataset_id, days)

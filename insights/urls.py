@@ -3,13 +3,20 @@
 from django.urls import path
 
 from .access_key_views import AccessKeyActivationView, AccessKeysView, AccessKeyView
+from .dataset_views import DatasetResultsView, DatasetsView, DatasetView
 from .saved_query_views import SavedQueriesView, SavedQueryResultView, SavedQueryView
 from .views import ExtractionEventsView, ExtractionJobView, KeenQueryView, NativeQueryView
 
 SAVED = "3.0/projects/<str:project_id>/queries/saved"
 KEYS = "3.0/projects/<str:project_id>/keys"
+DATASETS = "3.0/projects/<str:project_id>/datasets"
 
 urlpatterns = [  # the saved-query routes first: "saved" is not an analysis
+    path(DATASETS, DatasetsView.as_view(), name="keen-datasets"),
+    path(f"{DATASETS}/<str:name>", DatasetView.as_view(), name="keen-dataset"),
+    path(
+        f"{DATASETS}/<str:name>/results", DatasetResultsView.as_view(), name="keen-dataset-results"
+    ),
     path(KEYS, AccessKeysView.as_view(), name="keen-access-keys"),
     path(f"{KEYS}/<str:key>", AccessKeyView.as_view(), name="keen-access-key"),
     path(

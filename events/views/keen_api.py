@@ -22,6 +22,7 @@ class KeenApiView(APIView):
     permission_classes = [KeyKindPermission]
     throttle_classes = [QueryRateThrottle]
     allowed_key_kinds: tuple[str, ...] = ("read",)
+    access_permission: str | None = None  # what an access key needs here (None: refused)
     error_style = "keen"
 
     def throttled(self, request: Request, wait: float) -> NoReturn:  # QueryRateThrottle waits
