@@ -165,7 +165,7 @@ def keen_error_code(exc: Exception, response: Response) -> str:
     """Keen's ``error_code``: ``TimeframeDefinitionError`` for a timeframe Keen would
     refuse, ``BadRequestError`` for another query parameter, else by status."""
     if isinstance(exc, insights_errors.QueryError):
-        timeframe = exc.field.split(".")[-1].startswith("timeframe")
+        timeframe = any(part.startswith("timeframe") for part in exc.field.split("."))
         return "TimeframeDefinitionError" if timeframe else "BadRequestError"
     return KEEN_ERROR_CODES.get(response.status_code, "InternalServerError")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from django.db.models import Q
 from django.utils import timezone
 
 from .models import EventCollection
@@ -27,10 +28,11 @@ def record_collections(day_partitions: Iterable[tuple]) -> int:
         [EventCollection(project_id=p, name=n, first_aggregated_at=now) for p, n in new],
         ignore_conflicts=True,
     )
+    seen_again = Q()
     for project_id, name in pairs & known:
-        EventCollection.objects.filter(project_id=project_id, name=name).update(
-            last_aggregated_at=now
-        )
+        seen_again |= Q(project_id=project_id, name=name)
+    if seen_again:
+        EventCollection.objects.filter(seen_again).update(last_aggregated_at=now)
     return len(new)
 
 

@@ -2,10 +2,11 @@
 ``index_by`` per interval bucket, answered by the same selectors as the query API.
 
 Each bucket of the dataset's timeframe is one group_by query (``index_by``) over that
-bucket, stored as a ``DatasetBucket``. After each aggregation run, the buckets of the
-days it wrote for the dataset's collection are recomputed (``on_aggregated``, a task
-on the default queue); a bucket asked for before it was ever computed is computed
-then. ``results`` reads one index value across the buckets of a timeframe.
+bucket, stored as a ``DatasetBucket`` with the bucket's event count at the time. After
+each aggregation run that wrote the dataset's collection, a task on the default queue
+(``on_aggregated``) recomputes the buckets whose event count (read from the rollups)
+changed; a bucket asked for before it was ever computed is computed then. ``results``
+reads one index value across the buckets of a timeframe.
 """
 
 from __future__ import annotations
@@ -94,14 +95,14 @@ def save(project_id: str, name: str, body: object) -> tuple[CachedDataset, bool]
             },
         )
         dataset.buckets.all().delete()
-        transaction.on_commit(lambda: _enqueue(dataset.pk, None))
+        transaction.on_commit(lambda: _enqueue(dataset.pk))
     return dataset, created
 
 
-def _enqueue(dataset_id: int, days: list[str] | None) -> None:
+def _enqueue(dataset_id: int) -> None:
     from .tasks import refresh_dataset
 
-    refresh_dataset.apply_async(args=(dataset_id, days), queue=settings.CELERY_TASK_DEFAULT_QUEUE)
+    refresh_dataset.apply_async(args=(dataset_id,), queue=settings.CELERY_TASK_DEFAULT_QUEUE)
 
 
 def edges(dataset: CachedDataset, timeframe: Timeframe) -> list[tuple[dt.datetime, dt.datetime]]:
@@ -132,8 +133,11 @@ def dataset_timeframe(dataset: CachedDataset) -> Timeframe:
     return Timeframe(floor(frame.start, query.granularity, query.tz), end)
 
 
-def compute_bucket(dataset: CachedDataset, start: dt.datetime, end: dt.datetime) -> DatasetBucket:
-    """Compute and store one bucket: the group_by (``index_by``) answer over it."""
+def compute_bucket(
+    dataset: CachedDataset, start: dt.datetime, end: dt.datetime, *, events_seen: int = 0
+) -> DatasetBucket:
+    """Compute and store one bucket: the group_by (``index_by``) answer over it, with
+    ``events_seen``, the bucket's event count read before the computation."""
     params = {
         **_params(dataset.query),
         "timeframe": {"start": iso(start), "end": iso(end)},
@@ -154,44 +158,61 @@ def compute_bucket(dataset: CachedDataset, start: dt.datetime, end: dt.datetime)
     bucket, _ = DatasetBucket.objects.update_or_create(
         dataset=dataset,
         start=start,
-        defaults={"end": end, "values": values, "computed_at": timezone.now()},
+        defaults={
+            "end": end,
+            "values": values,
+            "events_seen": events_seen,
+            "computed_at": timezone.now(),
+        },
     )
     return bucket
 
 
-def refresh(dataset_id: int, days: Iterable[str] | None = None) -> int:
-    """Recompute the dataset's buckets that hold any of ``days`` (ISO dates; None: every
-    bucket of its timeframe); returns how many were computed."""
+def event_counts(dataset: CachedDataset, timeframe: Timeframe) -> list[int]:
+    """The event count of each of the dataset's buckets in ``timeframe`` (from the
+    rollups: cheap), read fresh."""
+    params = {
+        "event_collection": dataset.query["event_collection"],
+        "timeframe": {"start": iso(timeframe.start), "end": iso(timeframe.end)},
+        "interval": dataset.query["interval"],
+        "timezone": dataset.query.get("timezone"),
+    }
+    series = query_answer(project_id=dataset.project_id, analysis="count", params=params, max_age=0)
+    assert isinstance(series, list)  # an interval answer: its points
+    return [int(point["value"] or 0) for point in series]
+
+
+def refresh(dataset_id: int) -> int:
+    """Recompute the dataset's buckets that new events reached: every bucket of its
+    timeframe whose event count differs from the count it was computed at (or that was
+    never computed); returns how many were computed. Events are only ever added, so an
+    unchanged count is an unchanged bucket."""
     dataset = CachedDataset.objects.filter(pk=dataset_id).first()
     if dataset is None:
         return 0
-    spans = edges(dataset, dataset_timeframe(dataset))
-    if days is not None:
-        touched = [dt.datetime.fromisoformat(day).replace(tzinfo=dt.UTC) for day in days]
-        spans = [
-            (start, end)
-            for start, end in spans
-            if any(start < day + dt.timedelta(days=1) and day < end for day in touched)
-        ]
-    for start, end in spans:
-        compute_bucket(dataset, start, end)
-    return len(spans)
+    frame = dataset_timeframe(dataset)
+    spans = edges(dataset, frame)
+    counts = event_counts(dataset, frame)
+    seen = dict(dataset.buckets.values_list("start", "events_seen"))
+    computed = 0
+    for (start, end), count in zip(spans, counts, strict=True):
+        if seen.get(start) != count:
+            compute_bucket(dataset, start, end, events_seen=count)
+            computed += 1
+    return computed
 
 
 def on_aggregated(day_partitions: Iterable[tuple]) -> int:
-    """After a run: enqueue the recomputation of the datasets over the collections it
-    wrote, for the days it wrote; returns how many datasets were enqueued."""
-    days: dict[tuple[str, str], set[str]] = {}
-    for project_id, name, day, *_ in day_partitions:
-        days.setdefault((project_id, name), set()).add(str(day)[:10])
-    if not days:
+    """After a run: enqueue the refresh of the datasets over the (project, collection)
+    pairs it wrote; returns how many were enqueued."""
+    pairs = {(project_id, name) for project_id, name, *_ in day_partitions}
+    if not pairs:
         return 0
-    found = CachedDataset.objects.filter(project_id__in={p for p, _ in days})
+    found = CachedDataset.objects.filter(project_id__in={p for p, _ in pairs})
     enqueued = 0
     for dataset in found:
-        touched = days.get((dataset.project_id, dataset.query.get("event_collection")))
-        if touched:
-            _enqueue(dataset.pk, sorted(touched))
+        if (dataset.project_id, dataset.query.get("event_collection")) in pairs:
+            _enqueue(dataset.pk)
             enqueued += 1
     return enqueued
 
@@ -220,7 +241,14 @@ def results(dataset: CachedDataset, *, index_by: object, timeframe: object) -> l
     one per bucket of ``timeframe`` (whole buckets of the dataset's interval)."""
     if index_by in (None, ""):
         raise QueryError("index_by", "is required: the value to read")
-    key = index_key(dataset, index_by)
+    keys = [index_key(dataset, index_by)]
+    if isinstance(index_by, str):  # the client sends a number as its JSON: 5 arrives as "5"
+        try:
+            scalar = decode_json(index_by)
+        except ValueError:
+            scalar = None
+        if isinstance(scalar, int | float | bool) or index_by == "null":
+            keys.append(index_key(dataset, [scalar]))
     tz = parse_query(dataset.query["analysis_type"], _params(dataset.query), now=timezone.now()).tz
     frame = resolve_timeframe(timeframe, now=timezone.now(), tz=tz)
     spans = edges(dataset, frame)
@@ -231,12 +259,8 @@ def results(dataset: CachedDataset, *, index_by: object, timeframe: object) -> l
     answer = []
     for start, end in spans:
         bucket = stored.get(start) or compute_bucket(dataset, start, end)
-        answer.append(
-            {
-                "timeframe": {"start": iso(start, tz), "end": iso(end, tz)},
-                "value": bucket.values.get(key, empty),
-            }
-        )
+        value = next((bucket.values[k] for k in keys if k in bucket.values), empty)
+        answer.append({"timeframe": {"start": iso(start, tz), "end": iso(end, tz)}, "value": value})
     return answer
 
 

@@ -26,6 +26,7 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
+from events.json_parsing import decode_json
 from spark.schema import Granularity
 
 from . import store
@@ -99,8 +100,6 @@ def parse_extraction(params: Params, *, now: dt.datetime) -> Extraction:
 
 
 def _property_names(value: object) -> tuple[str, ...] | None:
-    from events.json_parsing import decode_json
-
     if isinstance(value, str) and value.strip().startswith("["):
         try:
             value = decode_json(value)

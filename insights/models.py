@@ -320,6 +320,9 @@ class DatasetBucket(models.Model):
     start = models.DateTimeField()
     end = models.DateTimeField()
     values = models.JSONField(default=dict)
+    events_seen = models.BigIntegerField(
+        default=0, help_text="the bucket's event count when computed: a change means new events"
+    )
     computed_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -28,7 +28,10 @@ class SavedQueriesView(KeenApiView):
 
     allowed_key_kinds = ()
 
-    @extend_schema(responses={200: dict}, operation_id="keen_saved_queries_list")
+    @extend_schema(
+        responses={200: {"type": "array", "items": {"type": "object"}}},
+        operation_id="keen_saved_queries_list",
+    )
     def get(self, request: Request, project_id: str) -> Response:
         found = SavedQuery.objects.filter(project_id=project_id).order_by("name")
         return Response([saved_queries.as_keen(saved) for saved in found])

@@ -60,8 +60,8 @@ def refresh_saved_query(saved_query_id: int) -> None:
 
 
 @shared_task(name="insights.refresh_dataset")
-def refresh_dataset(dataset_id: int, days: list[str] | None = None) -> int:
-    """Recompute a cached dataset's buckets holding ``days`` (None: all of them)."""
+def refresh_dataset(dataset_id: int) -> int:
+    """Recompute the buckets of a cached dataset that new events reached."""
     from .datasets import refresh
 
-    return refresh(dataset_id, days)
+    return refresh(dataset_id)

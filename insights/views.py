@@ -155,8 +155,11 @@ class ExtractionEventsView(ExtractionJobView):
         job = self.job(project_id, job_id)
         if job.status != ExtractionJob.Status.SUCCEEDED:
             raise Http404(f"the extraction is {job.status}, not done")
+        path = extraction_path(job.id)
+        if not path.exists():
+            raise Http404("the extraction's file is gone")
         return FileResponse(
-            extraction_path(job.id).open("rb"),
+            path.open("rb"),
             content_type="application/x-ndjson",
             as_attachment=True,
             filename=f"extraction-{job.id}.jsonl",

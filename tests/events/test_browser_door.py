@@ -355,6 +355,30 @@ def test_pixels_answer_the_gif_and_reach_kafka(
 
 @pytest.mark.integration
 @pytest.mark.django_db
+def test_the_keen_clients_image_beacon_url_counts_its_event(
+    project_keys: dict[str, str], kafka_tap: KafkaTap, celery_worker: WorkerProcess
+) -> None:
+    from urllib.parse import urlsplit
+
+    from keen.client import KeenClient
+
+    pid, write = project_keys["project_id"], project_keys["write_key"]
+    # keen 0.7.0 builds the beacon URL with write_key.decode(): on Python 3 the key must be
+    # given as bytes (the client's own quirk, unchanged here)
+    client = KeenClient(project_id=pid, write_key=write.encode(), base_url="http://testserver")
+    url = client.generate_image_beacon("beacons", {"plan": "pro", "keen": {"id": "px-client"}})
+    parts = urlsplit(url)
+    response = _client().get(f"{parts.path}?{parts.query}")
+    assert response.status_code == 200
+    assert response["Content-Type"] == "image/gif"
+    assert response.content == TRANSPARENT_GIF
+    ((_, record),) = kafka_tap.collect(project_id=pid, expected=1)
+    assert (record["event_id"], record["name"]) == ("px-client", "beacons")
+    assert record["properties"] == {"plan": "pro"}
+
+
+@pytest.mark.integration
+@pytest.mark.django_db
 def test_bad_pixel_data_is_a_json_400_naming_data(project_keys: dict[str, str]) -> None:
     pid, write = project_keys["project_id"], project_keys["write_key"]
     keen = _client().get(f"/3.0/projects/{pid}/events/views?api_key={write}&data=%25%25")

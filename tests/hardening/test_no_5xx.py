@@ -187,7 +187,8 @@ def test_bad_query_parameters_get_a_400_naming_the_field(project_keys, case, pos
     response = _keen_query(Client(), project_keys, analysis, params, post=post)
     assert response.status_code == 400, response.content[:500]
     body = response.json()
-    keen_code = "TimeframeDefinitionError" if field.startswith("timeframe") else "BadRequestError"
+    timeframe = any(part.startswith("timeframe") for part in field.split("."))
+    keen_code = "TimeframeDefinitionError" if timeframe else "BadRequestError"
     assert body["error_code"] == keen_code
     assert body["message"].startswith(f"{field}:"), body["message"][:300]
 

@@ -64,7 +64,8 @@ def test_every_cached_dataset_method(dataset, live_server) -> None:  # noqa: F81
     )
     assert (created["query"], created["index_by"]) == (DAILY, ["plan"])
     record = CachedDataset.objects.get(name="signups-by-plan")
-    assert refresh_dataset.apply(args=(record.pk, None)).get() == 14  # what the worker runs
+    assert refresh_dataset.apply(args=(record.pk,)).get() == 14  # what the worker runs
+    assert refresh_dataset.apply(args=(record.pk,)).get() == 0  # no new events: nothing to do
     assert datasets.get("signups-by-plan")["buckets_computed"] == 14
     assert [d["dataset_name"] for d in datasets.all()["datasets"]] == ["signups-by-plan"]
 
