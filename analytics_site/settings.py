@@ -377,6 +377,13 @@ EXTRACTION_ASYNC_MAX_SCANNED = env.int("EXTRACTION_ASYNC_MAX_SCANNED", default=1
 CACHED_QUERY_MIN_REFRESH_SECONDS = env.int("CACHED_QUERY_MIN_REFRESH_SECONDS", default=14_400)
 CACHED_QUERY_MAX_REFRESH_SECONDS = env.int("CACHED_QUERY_MAX_REFRESH_SECONDS", default=172_800)
 EXTRACTION_MAX_DAYS = env.int("EXTRACTION_MAX_DAYS", default=366)
+# Deletions (insights.deletions): at most DELETION_MAX_USERS distinct ids per request and
+# DELETION_MAX_DAYS days per events deletion; a failing one is tried DELETION_MAX_ATTEMPTS
+# times; a user's deletion drops their events still on their way for DELETION_RULE_DAYS.
+DELETION_MAX_USERS = env.int("DELETION_MAX_USERS", default=1000)
+DELETION_MAX_DAYS = env.int("DELETION_MAX_DAYS", default=3660)
+DELETION_MAX_ATTEMPTS = env.int("DELETION_MAX_ATTEMPTS", default=3)
+DELETION_RULE_DAYS = env.int("DELETION_RULE_DAYS", default=30)
 EXTRACTIONS_DIR = Path(env.str("EXTRACTIONS_DIR", default=str(BASE_DIR / "var" / "extractions")))
 # count_unique and select_unique hold at most this many distinct values (from the
 # rollups' bucket_users or the raw scan); beyond, 400: narrow the timeframe or add an

@@ -33,9 +33,9 @@ urlpatterns = [
         by_method(read=KeenCollectionsView.as_view(), write=KeenBatchView.as_view()),
         name="keen-batch",
     ),
-    path(
-        "3.0/projects/<str:project_id>/events/<str:collection>",
-        by_method(read=KeenCollectionView.as_view(), write=KeenEventView.as_view()),
-        name="keen-event",
-    ),
 ]
+# Keen's collection URL (writes, schema reads and deletions) is routed by insights.urls,
+# the layer that sees all three views: KEEN_COLLECTION_ROUTE and its views.
+KEEN_COLLECTION_ROUTE = "3.0/projects/<str:project_id>/events/<str:collection>"
+KEEN_COLLECTION_READ = KeenCollectionView.as_view()
+KEEN_COLLECTION_WRITE = KeenEventView.as_view()

@@ -7,7 +7,7 @@ from django.contrib import admin
 from django.http import HttpRequest
 from django.utils.html import format_html_join
 
-from .models import ExtractionJob, JobRun, KafkaOffset, SavedQuery
+from .models import Deletion, ExtractionJob, JobRun, KafkaOffset, SavedQuery
 
 
 @admin.register(JobRun)
@@ -21,6 +21,7 @@ class JobRunAdmin(admin.ModelAdmin):
         "seconds",
         "records_read",
         "events_written",
+        "deleted",
         "duplicates",
         "invalid",
         "rollup_rows",
@@ -69,6 +70,36 @@ class KafkaOffsetAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request: HttpRequest, obj: KafkaOffset | None = None) -> bool:
+        return False
+
+
+@admin.register(Deletion)
+class DeletionAdmin(admin.ModelAdmin):
+    """The deletion audit: who asked, when, what, and what was removed (read-only)."""
+
+    list_display = (
+        "id",
+        "project_id",
+        "kind",
+        "status",
+        "requested_by",
+        "requested_at",
+        "finished_at",
+        "events_deleted",
+        "rollup_rows",
+        "attempts",
+    )
+    list_filter = ("status", "kind")
+    search_fields = ("project__id", "requested_by", "name")
+    date_hierarchy = "requested_at"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Deletion | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Deletion | None = None) -> bool:
         return False
 
 

@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from events.topics import dlq_topic, event_topics
 
-from . import store
+from . import deletions, store
 from .cache import bump_generations
 from .collections import record_collections
 from .datasets import on_aggregated as datasets_on_aggregated
@@ -115,6 +115,7 @@ def run_aggregation(
                 progress=progress,
                 lease=lease,
             )
+        deletions.redo_unfinished(store=_driver_store(lease), progress=progress)
         from_ms = None if replay_from_time is None else int(replay_from_time.timestamp() * 1000)
         offsets = plan_range(
             bootstrap=list(settings.KAFKA_BOOTSTRAP_SERVERS),
@@ -127,6 +128,7 @@ def run_aggregation(
         run = _run_batch_reconnecting(
             offsets=offsets, batch_id=None, trigger=trigger, progress=progress, lease=lease
         )
+        deletions.run_requested(store=_driver_store(lease), progress=progress)
         _prune_empty_runs()
         return run
 
@@ -264,6 +266,8 @@ def _run_stages(
 
     batch_id = run.batch_id
     assert batch_id is not None  # _start_run gives every run its batch id
+    first_run = JobRun.objects.filter(pk=batch_id).values_list("started_at", flat=True).first()
+    rules = deletions.rules_for_batch(first_run or run.started_at)
     cql = _driver_store(lease) if settings.AGGREGATION_SMALL_BATCHES_ON_DRIVER else None
     session = get_session() if offsets.records else None
     if session is not None:
@@ -282,6 +286,7 @@ def _run_stages(
         progress=progress,
         guard=lease.write_timestamp,
         cql=cql,
+        deletion_rules=rules,
     )
     if not result.day_partitions:
         return result, 0
@@ -327,6 +332,7 @@ def _record_success(run: JobRun, *, result: AggregationResult, derived: int) -> 
     run.invalid = result.invalid
     run.duplicates = result.duplicates
     run.events_written = result.events_written
+    run.deleted = result.deleted
     run.rollup_rows = result.rollup_rows
     run.derived_rows = derived
 

@@ -112,6 +112,25 @@ class BucketUser(DjangoCassandraModel):
         get_pk_field = "distinct_id"
 
 
+class UserEvent(DjangoCassandraModel):
+    """A user's events by (project, distinct_id), each with its raw-event key: how a
+    deletion finds a user's events without scanning the store. Written by the
+    aggregation with the raw events (events without a distinct_id are not indexed)."""
+
+    __table_name__ = Table.USER_EVENTS.value
+
+    project_id = columns.Text(partition_key=True)
+    distinct_id = columns.Text(partition_key=True)
+    name = columns.Text(primary_key=True, clustering_order="ASC")
+    day = columns.Date(primary_key=True, clustering_order="ASC")
+    event_time = columns.DateTime(primary_key=True, clustering_order="ASC")
+    event_id = columns.Text(primary_key=True, clustering_order="ASC")
+    batch_id = columns.BigInt()
+
+    class Meta:
+        get_pk_field = "event_id"
+
+
 class KafkaOffset(models.Model):
     """Where a job resumes reading one Kafka partition: the first offset not yet processed.
 
@@ -179,6 +198,9 @@ class JobRun(models.Model):
     invalid = models.PositiveBigIntegerField(default=0, help_text="sent to the DLQ")
     duplicates = models.PositiveBigIntegerField(default=0, help_text="dropped by event_id")
     events_written = models.PositiveBigIntegerField(default=0)
+    deleted = models.PositiveBigIntegerField(
+        default=0, help_text="new events of users deleted while they were on their way"
+    )
     rollup_rows = models.PositiveBigIntegerField(default=0)
     derived_rows = models.PositiveBigIntegerField(default=0, help_text="second stage")
     error = models.TextField(blank=True)
@@ -333,3 +355,84 @@ class DatasetBucket(models.Model):
 
     def __str__(self) -> str:
         return f"{self.dataset_id} from {self.start.isoformat()}"
+
+
+class Deletion(models.Model):
+    """A request to delete events, and its audit record: who asked, when, what, and what
+    was removed. Run by the aggregation worker under the aggregation lease
+    (``insights.deletions``), so it never interleaves with an aggregation run.
+
+    ``kind`` ``users``: every event of ``distinct_ids`` (optionally only ``name``, and
+    only in [``start``, ``end``)), including those still on their way when it was
+    asked (received by then). ``events``: the events of collection ``name`` in
+    [``start``, ``end``) matching Keen ``filters``, as stored when it runs.
+    """
+
+    class Kind(models.TextChoices):
+        USERS = "users"
+        EVENTS = "events"
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        RUNNING = "running"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+
+    id = models.BigAutoField(primary_key=True)
+    project = models.ForeignKey("events.Project", on_delete=models.CASCADE)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    distinct_ids = models.JSONField(default=list, blank=True)
+    name = models.CharField(max_length=255, blank=True, help_text="the event name; blank: all")
+    start = models.DateTimeField(null=True, blank=True)
+    end = models.DateTimeField(null=True, blank=True)
+    filters = models.JSONField(default=list, blank=True, help_text="Keen filters (events kind)")
+    requested_by = models.CharField(max_length=255, help_text="the key or admin user that asked")
+    requested_at = models.DateTimeField(default=timezone.now, db_index=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    events_deleted = models.BigIntegerField(default=0)
+    rollup_rows = models.BigIntegerField(default=0, help_text="rollup rows corrected")
+    rollup_rows_removed = models.BigIntegerField(default=0, help_text="rollup rows emptied")
+    bucket_users_removed = models.BigIntegerField(default=0)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-requested_at"]
+
+    def __str__(self) -> str:
+        return f"deletion {self.pk} ({self.kind}, {self.status})"
+
+    @property
+    def batch_id(self) -> int:
+        """The write stamp of this deletion: minus its id, so never an aggregation batch's."""
+        return -self.pk
+
+
+class DeletionPartition(models.Model):
+    """One raw-events partition (event ``name``, UTC ``day``) of a deletion: what deleting
+    there amounted to, recorded before its first write, so an interrupted deletion's
+    redo keeps the full counts and skips the partitions marked ``done``.
+    ``day_partitions`` and ``month_keys`` are the monthly rollups to derive again."""
+
+    deletion = models.ForeignKey(Deletion, on_delete=models.CASCADE, related_name="partitions")
+    name = models.CharField(max_length=255)
+    day = models.DateField()
+    events = models.BigIntegerField()
+    rollup_rows = models.BigIntegerField()
+    rollup_rows_removed = models.BigIntegerField()
+    bucket_users_removed = models.BigIntegerField()
+    day_partitions = models.JSONField(default=list)
+    month_keys = models.JSONField(default=list)
+    done = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["deletion", "name", "day"], name="one_deletion_partition"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.deletion_id}: {self.name} on {self.day}"

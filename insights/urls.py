@@ -2,8 +2,12 @@
 
 from django.urls import path
 
+from events.urls import KEEN_COLLECTION_READ, KEEN_COLLECTION_ROUTE, KEEN_COLLECTION_WRITE
+from events.views.routing import by_method
+
 from .access_key_views import AccessKeyActivationView, AccessKeysView, AccessKeyView
 from .dataset_views import DatasetResultsView, DatasetsView, DatasetView
+from .deletion_views import DeletionsView, DeletionView, KeenDeleteEventsView
 from .saved_query_views import SavedQueriesView, SavedQueryResultView, SavedQueryView
 from .views import ExtractionEventsView, ExtractionJobView, KeenQueryView, NativeQueryView
 
@@ -12,6 +16,17 @@ KEYS = "3.0/projects/<str:project_id>/keys"
 DATASETS = "3.0/projects/<str:project_id>/datasets"
 
 urlpatterns = [  # the saved-query routes first: "saved" is not an analysis
+    path(
+        KEEN_COLLECTION_ROUTE,
+        by_method(
+            read=KEEN_COLLECTION_READ,
+            write=KEEN_COLLECTION_WRITE,
+            delete=KeenDeleteEventsView.as_view(),
+        ),
+        name="keen-event",
+    ),
+    path("api/v1/deletions", DeletionsView.as_view(), name="deletions"),
+    path("api/v1/deletions/<int:deletion_id>", DeletionView.as_view(), name="deletion"),
     path(DATASETS, DatasetsView.as_view(), name="keen-datasets"),
     path(f"{DATASETS}/<str:name>", DatasetView.as_view(), name="keen-dataset"),
     path(

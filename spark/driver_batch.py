@@ -44,6 +44,7 @@ from spark.schema import (
     ROLLUP_COLUMNS,
     ROLLUP_KEY,
     STATS,
+    USER_EVENT_KEY,
     Granularity,
     Table,
     period_strftime,
@@ -337,6 +338,41 @@ class CqlStore:
             for i in range(0, len(ordered), IN_LIST_SIZE)
         ]
         return [row for result in self._run(statement, params) for row in _raise_or_rows(result)]
+
+    def raw_partition(self, partition: tuple[str, str, dt.date]) -> list[Row]:
+        """Every stored event of one raw-events partition (project_id, name, day), with
+        ``numeric_properties`` as a dict (empty when the event has none)."""
+        statement = self._prepare(
+            f"SELECT {', '.join(RAW_EVENT_COLUMNS)} FROM {self.keyspace}.{Table.RAW_EVENTS} "
+            "WHERE project_id=? AND name=? AND day=?"
+        )
+        (result,) = self._run(statement, [partition])
+        rows = _raise_or_rows(result)
+        for row in rows:
+            row["numeric_properties"] = dict(row["numeric_properties"] or {})
+        return rows
+
+    def user_events(self, project_id: str, distinct_ids: Sequence[str]) -> list[Row]:
+        """The ``user_events`` index rows of ``distinct_ids`` (their raw-event keys)."""
+        statement = self._prepare(
+            f"SELECT {', '.join(USER_EVENT_KEY)} FROM {self.keyspace}.{Table.USER_EVENTS} "
+            "WHERE project_id=? AND distinct_id=?"
+        )
+        results = self._run(statement, [(project_id, user) for user in distinct_ids])
+        return [row for result in results for row in _raise_or_rows(result)]
+
+    def delete(self, rows: Sequence[Row], *, table: str, key: Sequence[str]) -> None:
+        """Delete the rows of ``table`` whose primary key ``key`` matches one of ``rows``,
+        with the guard's write timestamp (a tombstone wins a tie with a write)."""
+        if not rows:
+            return
+        timestamp = self.guard()
+        using = "" if timestamp is None else " USING TIMESTAMP ?"
+        where = " AND ".join(f"{name}=?" for name in key)
+        statement = self._prepare(f"DELETE FROM {self.keyspace}.{table}{using} WHERE {where}")
+        stamp = () if timestamp is None else (timestamp,)
+        for result in self._run(statement, [(*stamp, *[row[k] for k in key]) for row in rows]):
+            _raise_or_rows(result)
 
     def write(self, rows: Sequence[Row], *, table: str, columns: Sequence[str]) -> None:
         """Upsert ``rows``' ``columns`` into ``table`` with the guard's write timestamp

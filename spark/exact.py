@@ -88,6 +88,16 @@ def combine(
     )
 
 
+def difference(minuend: str | None, subtrahend: str | None) -> str | None:
+    """``minuend - subtrahend`` of two decimal texts, exactly; a null is zero, and
+    two nulls are null (no statistic)."""
+    if minuend is None and subtrahend is None:
+        return None
+    left = parse(minuend) if minuend is not None else Decimal(0)
+    right = parse(subtrahend) if subtrahend is not None else Decimal(0)
+    return str(EXACT.subtract(left, right))
+
+
 def json_number(value: Decimal | int | None) -> int | float | str | None:
     """What the API answers for an exact value: a whole number as a JSON integer (exact,
     up to 4,300 digits), any other as the nearest double. A non-whole value beyond the

@@ -58,6 +58,7 @@ class Table(StrEnum):
     EVENT_IDS = "event_ids"
     BUCKET_USERS = "bucket_users"
     ROLLUPS = "rollups"
+    USER_EVENTS = "user_events"
 
 
 # Rollup metrics: "events" (count, uniques) or "property:<dotted path>" (count and the
@@ -80,6 +81,11 @@ RAW_EVENT_COLUMNS = (
     "source",
 )
 EVENT_ID_COLUMNS = ("project_id", "event_id", "name", "day", "batch_id")
+# A raw event's primary key: its partition (project, name, UTC day), then its clustering.
+RAW_EVENT_KEY = ("project_id", "name", "day", "event_time", "event_id")
+# The index of a user's events (maintained by the aggregation, read by deletions): a
+# partition per (project, distinct_id), each event's raw-event key after it.
+USER_EVENT_KEY = ("project_id", "distinct_id", "name", "day", "event_time", "event_id")
 # An event is identified by these two: the idempotency key end to end.
 EVENT_KEY = ("project_id", "event_id")
 ROLLUP_KEY = ("project_id", "name", "metric", "granularity", "period", "bucket", "category")
@@ -100,4 +106,5 @@ PARTITION_KEY: dict[str, tuple[str, ...]] = {
     Table.RAW_EVENTS: ("project_id", "name", "day"),
     Table.BUCKET_USERS: BUCKET_KEY,
     Table.ROLLUPS: ROLLUP_PARTITION_KEY,
+    Table.USER_EVENTS: USER_EVENT_KEY[:2],
 }

@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -48,6 +48,7 @@ from pyspark.sql import functions as F
 
 from spark import driver_batch
 from spark.dedupe import dedupe_batch, not_seen, stamped
+from spark.deletion import DeletionRule, drop_deleted, split_deleted
 from spark.envelopes import invalid_records, parse_records, valid_events
 from spark.io import (
     DRIVER_READ_MAX_BYTES,
@@ -78,6 +79,7 @@ from spark.schema import (
     ROLLUP_KEY,
     ROLLUP_PARTITION_KEY,
     STORED_ROLLUP_COLUMNS,
+    USER_EVENT_KEY,
     Granularity,
     Table,
 )
@@ -99,6 +101,7 @@ class AggregationResult:
     invalid: int = 0
     duplicates: int = 0
     events_written: int = 0
+    deleted: int = 0
     rollup_rows: int = 0
     day_partitions: list[DayPartition] = field(default_factory=list)
     path: str = "spark"
@@ -160,6 +163,7 @@ def run(
     progress: Progress = lambda _message: None,
     guard: WriteGuard = lambda: None,
     cql: driver_batch.CqlStore | None = None,
+    deletion_rules: Sequence[DeletionRule] = (),
 ) -> AggregationResult:
     """Aggregate the records of ``offsets`` as batch ``batch_id``; see the module docstring.
 
@@ -167,6 +171,8 @@ def run(
     users, rollups) and gives each Cassandra write its timestamp. With ``cql`` (a
     driver session on the same keyspace, whose writes call the same guard), a batch
     small enough to be read on the driver is aggregated there (``spark.driver_batch``).
+    New events a ``deletion_rules`` rule covers (a user's deletion asked while they were
+    on their way) are stored as tombstones in ``event_ids`` only, counted as ``deleted``.
     """
     result = AggregationResult(records_read=offsets.records)
     if result.records_read == 0:
@@ -196,6 +202,7 @@ def run(
                 bootstrap=bootstrap,
                 dlq_topic=dlq_topic,
                 progress=progress,
+                deletion_rules=deletion_rules,
             )
     parsed = _keep(parse_records(records))
     invalid = invalid_records(parsed)
@@ -206,12 +213,19 @@ def run(
         write_dlq(invalid, bootstrap=bootstrap, topic=dlq_topic)
 
     batch = dedupe_batch(valid_events(parsed)).select(*RAW_EVENT_COLUMNS)
-    new = store.unseen(batch, table=Table.EVENT_IDS, key=EVENT_KEY)
+    unseen = store.unseen(batch, table=Table.EVENT_IDS, key=EVENT_KEY)
+    new = _keep(drop_deleted(spark, unseen, deletion_rules)) if deletion_rules else unseen
     result.events_written = new.count()
-    result.duplicates = result.records_read - result.invalid - result.events_written
+    if deletion_rules:
+        result.deleted = unseen.count() - result.events_written
+    result.duplicates = (
+        result.records_read - result.invalid - result.events_written - result.deleted
+    )
     progress(f"writing {result.events_written} new events")
-    store.write(stamped(new, batch_id=batch_id).select(*EVENT_ID_COLUMNS), table=Table.EVENT_IDS)
+    store.write(stamped(unseen, batch_id=batch_id).select(*EVENT_ID_COLUMNS), table=Table.EVENT_IDS)
     store.write(stamped(new, batch_id=batch_id), table=Table.RAW_EVENTS)
+    indexed = new.where(F.col("distinct_id").isNotNull()).select(*USER_EVENT_KEY)
+    store.write(stamped(indexed, batch_id=batch_id), table=Table.USER_EVENTS)
 
     progress("finding users new to their buckets")
     deltas = _keep(event_deltas(new))
@@ -241,6 +255,7 @@ def _run_on_driver(
     bootstrap: str,
     dlq_topic: str,
     progress: Progress,
+    deletion_rules: Sequence[DeletionRule],
 ) -> AggregationResult:
     """Steps 1-6 of the module docstring for a small batch: parsed by Spark in one
     action, the rest on the driver (``spark.driver_batch``), with the same rules."""
@@ -253,13 +268,22 @@ def _run_on_driver(
         write_dlq(invalid, bootstrap=bootstrap, topic=dlq_topic)
 
     batch = driver_batch.dedupe(events)
-    new = driver_batch.unseen(cql, batch, table=Table.EVENT_IDS, key=EVENT_KEY, batch_id=batch_id)
+    unseen = driver_batch.unseen(
+        cql, batch, table=Table.EVENT_IDS, key=EVENT_KEY, batch_id=batch_id
+    )
+    new, deleted = split_deleted(unseen, deletion_rules)
     result.events_written = len(new)
-    result.duplicates = result.records_read - result.invalid - result.events_written
+    result.deleted = len(deleted)
+    result.duplicates = (
+        result.records_read - result.invalid - result.events_written - result.deleted
+    )
     progress(f"writing {result.events_written} new events")
+    ids = driver_batch.stamped(unseen, batch_id=batch_id)
+    cql.write(ids, table=Table.EVENT_IDS, columns=EVENT_ID_COLUMNS)
     rows = driver_batch.stamped(new, batch_id=batch_id)
-    cql.write(rows, table=Table.EVENT_IDS, columns=EVENT_ID_COLUMNS)
     cql.write(rows, table=Table.RAW_EVENTS, columns=(*RAW_EVENT_COLUMNS, "batch_id"))
+    indexed = [row for row in rows if row["distinct_id"] is not None]
+    cql.write(indexed, table=Table.USER_EVENTS, columns=(*USER_EVENT_KEY, "batch_id"))
 
     progress("finding users new to their buckets")
     new_members = driver_batch.unseen(

@@ -1,0 +1,148 @@
+"""Deletion endpoints, master key only: ``POST /api/v1/deletions`` (a user's data),
+``GET /api/v1/deletions[/{id}]`` (status and what was removed), and Keen's
+``DELETE /3.0/projects/{id}/events/{collection}`` (``delete_events``). Each answers
+202 with the deletion; the aggregation worker runs it (``insights.deletions``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import cast
+
+from django.conf import settings
+from django.http import Http404
+from django.urls import reverse
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from events.auth import BearerKeyAuthentication, KeyKindPermission
+from events.limits import current_limits
+from events.models import ApiKey
+from events.throttling import QueryRateThrottle
+from events.views.keen_api import KeenApiView
+
+from . import deletions
+from .errors import QueryError
+from .models import Deletion
+from .queries import event_collection_of, parse_filters
+from .timeframes import parse_timezone, resolve_timeframe
+
+
+def _requester(key: ApiKey) -> str:
+    return f"{key.kind} key {key.prefix}… (id {key.pk})"
+
+
+def _answer(deletion: Deletion) -> dict[str, object]:
+    return {**deletions.as_dict(deletion), "url": reverse("deletion", args=[deletion.pk])}
+
+
+class _Timeframe(serializers.Serializer):
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField()
+
+    def validate(self, attrs: dict) -> dict:
+        if attrs["start"] >= attrs["end"]:
+            raise serializers.ValidationError({"start": "must be before end"})
+        return attrs
+
+
+class UserDeletionRequest(serializers.Serializer):
+    """``distinct_ids`` (1 to DELETION_MAX_USERS), optionally ``event`` and ``timeframe``."""
+
+    distinct_ids = serializers.ListField(child=serializers.CharField(), allow_empty=False)
+    event = serializers.CharField(required=False, allow_blank=False)
+    timeframe = _Timeframe(required=False)
+
+    def validate_distinct_ids(self, value: list[str]) -> list[str]:
+        bound = settings.DELETION_MAX_USERS
+        if len(value) > bound:
+            raise serializers.ValidationError(f"at most {bound} per request (DELETION_MAX_USERS)")
+        longest = current_limits().max_distinct_id_length
+        if any(len(user) > longest for user in value):
+            raise serializers.ValidationError(f"each at most {longest} characters")
+        return value
+
+    def validate_event(self, value: str) -> str:
+        try:
+            return event_collection_of(value, field="event")
+        except QueryError as error:
+            raise serializers.ValidationError(error.message) from None
+
+
+class _MasterKeyView(APIView):
+    authentication_classes = [BearerKeyAuthentication]
+    permission_classes = [KeyKindPermission]
+    throttle_classes = [QueryRateThrottle]
+    allowed_key_kinds: tuple[str, ...] = ()  # the master key only
+
+    @property
+    def key(self) -> ApiKey:
+        return cast(ApiKey, self.request.auth)
+
+
+class DeletionsView(_MasterKeyView):
+    """Ask for a user's deletion (202), or list the project's latest 100 deletions."""
+
+    @extend_schema(request=UserDeletionRequest, responses={202: dict})
+    def post(self, request: Request) -> Response:
+        checked = UserDeletionRequest(data=request.data)
+        checked.is_valid(raise_exception=True)
+        data = checked.validated_data
+        timeframe = data.get("timeframe") or {}
+        deletion = deletions.request_user_deletion(
+            project=self.key.project,
+            distinct_ids=data["distinct_ids"],
+            name=data.get("event", ""),
+            start=timeframe.get("start"),
+            end=timeframe.get("end"),
+            requested_by=_requester(self.key),
+        )
+        return Response(_answer(deletion), status=202)
+
+    @extend_schema(responses={200: dict})
+    def get(self, request: Request) -> Response:
+        found = Deletion.objects.filter(project_id=self.key.project_id)[:100]
+        return Response({"deletions": [_answer(deletion) for deletion in found]})
+
+
+class DeletionView(_MasterKeyView):
+    """One deletion of the key's project: its status and what it removed."""
+
+    @extend_schema(responses={200: dict})
+    def get(self, request: Request, deletion_id: int) -> Response:
+        deletion = Deletion.objects.filter(project_id=self.key.project_id, pk=deletion_id).first()
+        if deletion is None:
+            raise Http404(f"no deletion {deletion_id} in this project")
+        return Response(_answer(deletion))
+
+
+class KeenDeleteEventsView(KeenApiView):
+    """Keen's ``delete_events``: the stored events of a collection in ``timeframe``
+    (in ``timezone``) matching ``filters``; 202 with the deletion."""
+
+    allowed_key_kinds = ()
+
+    @extend_schema(responses={202: dict}, operation_id="keen_delete_events")
+    def delete(self, request: Request, project_id: str, collection: str) -> Response:
+        params = request.query_params
+        name = event_collection_of(collection, field="event_collection")
+        frame = resolve_timeframe(
+            params.get("timeframe"), now=timezone.now(), tz=parse_timezone(params.get("timezone"))
+        )
+        if frame.end - frame.start > dt.timedelta(days=settings.DELETION_MAX_DAYS):
+            raise QueryError(
+                "timeframe",
+                f"a deletion spans at most {settings.DELETION_MAX_DAYS} days (DELETION_MAX_DAYS)",
+            )
+        deletion = deletions.request_event_deletion(
+            project=self.key.project,
+            name=name,
+            start=frame.start,
+            end=frame.end,
+            filters=parse_filters(params.get("filters")),
+            requested_by=_requester(self.key),
+        )
+        return Response(_answer(deletion), status=202)
