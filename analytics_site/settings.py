@@ -384,6 +384,10 @@ DELETION_MAX_USERS = env.int("DELETION_MAX_USERS", default=1000)
 DELETION_MAX_DAYS = env.int("DELETION_MAX_DAYS", default=3660)
 DELETION_MAX_ATTEMPTS = env.int("DELETION_MAX_ATTEMPTS", default=3)
 DELETION_RULE_DAYS = env.int("DELETION_RULE_DAYS", default=30)
+# Exports (insights.exports): written under EXPORTS_DIR/<id> by the API, in chunks of
+# EXPORT_CHUNK_PARTITIONS raw-event partitions (an event name's UTC day) per Spark job.
+EXPORTS_DIR = Path(env.str("EXPORTS_DIR", default=str(BASE_DIR / "var" / "exports")))
+EXPORT_CHUNK_PARTITIONS = env.int("EXPORT_CHUNK_PARTITIONS", default=31)
 EXTRACTIONS_DIR = Path(env.str("EXTRACTIONS_DIR", default=str(BASE_DIR / "var" / "extractions")))
 # count_unique and select_unique hold at most this many distinct values (from the
 # rollups' bucket_users or the raw scan); beyond, 400: narrow the timeframe or add an

@@ -7,7 +7,8 @@ from django.contrib import admin
 from django.http import HttpRequest
 from django.utils.html import format_html_join
 
-from .models import Deletion, ExtractionJob, JobRun, KafkaOffset, SavedQuery
+from .exports import files as export_files
+from .models import Deletion, ExportJob, ExtractionJob, JobRun, KafkaOffset, SavedQuery
 
 
 @admin.register(JobRun)
@@ -100,6 +101,33 @@ class DeletionAdmin(admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request: HttpRequest, obj: Deletion | None = None) -> bool:
+        return False
+
+
+@admin.register(ExportJob)
+class ExportJobAdmin(admin.ModelAdmin):
+    """Exports of raw events: progress, events written and the files (read-only)."""
+
+    list_display = ("id", "project_id", "file_format", "status", "progress", "events")
+    list_filter = ("status", "file_format")
+    search_fields = ("id", "project__id", "requested_by")
+    date_hierarchy = "created_at"
+    readonly_fields = ("written_files",)
+
+    @admin.display(description="chunks done")
+    def progress(self, obj: ExportJob) -> str:
+        return f"{len(obj.chunks_done)} / {obj.chunks}"
+
+    @admin.display(description="files")
+    def written_files(self, obj: ExportJob) -> str:
+        return format_html_join(
+            "\n", "<div>{} ({} bytes)</div>", ((f["path"], f["bytes"]) for f in export_files(obj))
+        )
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: ExportJob | None = None) -> bool:
         return False
 
 

@@ -436,3 +436,50 @@ class DeletionPartition(models.Model):
 
     def __str__(self) -> str:
         return f"{self.deletion_id}: {self.name} on {self.day}"
+
+
+class ExportJob(models.Model):
+    """An export of a project's raw events (optionally one event ``name``, in [``start``,
+    ``end``)) as Parquet or JSON Lines files under ``destination``, written by Spark one
+    chunk of raw-event partitions at a time (``insights.exports``): ``chunks_done`` of
+    ``chunks`` is its progress, and an interrupted export resumes at the first chunk
+    not done."""
+
+    class Format(models.TextChoices):
+        PARQUET = "parquet"
+        JSONL = "jsonl", "JSON Lines"
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        RUNNING = "running"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    project = models.ForeignKey("events.Project", on_delete=models.CASCADE)
+    file_format = models.CharField(max_length=16, choices=Format.choices)
+    name = models.CharField(max_length=255, blank=True, help_text="the event name; blank: all")
+    start = models.DateTimeField(null=True, blank=True)
+    end = models.DateTimeField(null=True, blank=True)
+    destination = models.CharField(max_length=1024, help_text="a directory or a Hadoop URL")
+    requested_by = models.CharField(max_length=255)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    plan = models.JSONField(default=list, blank=True, help_text="the chunks: lists of [name, day]")
+    chunks_done = models.JSONField(default=dict, blank=True, help_text="chunk -> events written")
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"export {self.id} ({self.status})"
+
+    @property
+    def chunks(self) -> int:
+        return len(self.plan)
+
+    @property
+    def events(self) -> int:
+        return sum(self.chunks_done.values())

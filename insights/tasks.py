@@ -1,5 +1,6 @@
 """Celery tasks of the analytics engine (routed to AGGREGATION_QUEUE, but extractions and
-cached-query and dataset refreshes, which are sent to the default queue)."""
+cached-query and dataset refreshes, which are sent to the default queue; exports run
+on the aggregation queue, where the SparkSession is)."""
 
 from __future__ import annotations
 
@@ -65,3 +66,24 @@ def refresh_dataset(dataset_id: int) -> int:
     from .datasets import refresh
 
     return refresh(dataset_id)
+
+
+@shared_task(
+    bind=True,
+    name="insights.export_events",
+    max_retries=3,
+    soft_time_limit=settings.AGGREGATION_TIME_LIMIT_SECONDS,
+    time_limit=settings.AGGREGATION_TIME_LIMIT_SECONDS + 30,
+)
+def export_events(self: Task, job_id: str) -> None:
+    """Write the next chunk of export ``job_id`` and queue the one after (on the
+    aggregation queue, so aggregation runs go on between chunks); retried with backoff,
+    then left failed, to be resumed."""
+    from .exports import queue_chunk, run_chunk
+
+    try:
+        more = run_chunk(job_id)
+    except Exception as exc:
+        raise self.retry(exc=exc, countdown=min(60, 5 * 2**self.request.retries)) from exc
+    if more:
+        queue_chunk(job_id)

@@ -8,6 +8,7 @@ from events.views.routing import by_method
 from .access_key_views import AccessKeyActivationView, AccessKeysView, AccessKeyView
 from .dataset_views import DatasetResultsView, DatasetsView, DatasetView
 from .deletion_views import DeletionsView, DeletionView, KeenDeleteEventsView
+from .export_views import ExportFileView, ExportResumeView, ExportsView, ExportView
 from .saved_query_views import SavedQueriesView, SavedQueryResultView, SavedQueryView
 from .views import ExtractionEventsView, ExtractionJobView, KeenQueryView, NativeQueryView
 
@@ -27,6 +28,16 @@ urlpatterns = [  # the saved-query routes first: "saved" is not an analysis
     ),
     path("api/v1/deletions", DeletionsView.as_view(), name="deletions"),
     path("api/v1/deletions/<int:deletion_id>", DeletionView.as_view(), name="deletion"),
+    path("api/v1/exports", ExportsView.as_view(), name="exports"),
+    path("api/v1/exports/<uuid:export_id>", ExportView.as_view(), name="export"),
+    path(
+        "api/v1/exports/<uuid:export_id>/resume", ExportResumeView.as_view(), name="export-resume"
+    ),
+    path(
+        "api/v1/exports/<uuid:export_id>/files/<path:path>",
+        ExportFileView.as_view(),
+        name="export-file",
+    ),
     path(DATASETS, DatasetsView.as_view(), name="keen-datasets"),
     path(f"{DATASETS}/<str:name>", DatasetView.as_view(), name="keen-dataset"),
     path(

@@ -89,6 +89,20 @@ def assert_answers(client, events: list[dict]) -> None:
     assert Decimal(
         str(client.median("purchase", target_property="amount", timeframe=WHOLE))
     ) == statistics.median(amounts(events, "purchase"))
+    assert client.average("purchase", target_property="amount", timeframe=WHOLE) == pytest.approx(
+        float(statistics.mean(amounts(events, "purchase"))), rel=1e-12
+    )
+    assert sorted(client.select_unique("purchase", target_property="plan", timeframe=WHOLE)) == (
+        sorted({e["properties"]["plan"] for e in purchases})
+    )
+    analyses = {
+        "total": {"analysis_type": "count"},
+        "users": {"analysis_type": "count_unique", "target_property": "distinct_id"},
+    }
+    assert client.multi_analysis("purchase", analyses=analyses, timeframe=WHOLE) == {
+        "total": len(purchases),
+        "users": len({e["distinct_id"] for e in purchases}),
+    }
     daily = client.count("purchase", timeframe=WHOLE, interval="daily")
     assert [day["value"] for day in daily] == [
         sum(

@@ -1,0 +1,212 @@
+"""Exports of raw events (``ExportJob``): planned from the daily rollups (the days that
+have events, so no scan), then written by Spark (``spark.jobs.export_events``) one
+chunk of ``EXPORT_CHUNK_PARTITIONS`` raw-event partitions at a time, each chunk to its
+own directory ``part-NNNNN`` under the export's destination.
+
+The Celery task runs one chunk and queues the next, on the aggregation queue (where
+the warm SparkSession is), so aggregation runs go on between chunks. A chunk that
+fails is retried; an export that gave up is resumed (API, ``manage.py export
+--resume``) at its first chunk not done; a chunk rewritten replaces its directory,
+so every event is exported exactly once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import uuid
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from events.models import Project
+from spark.schema import EVENTS_METRIC, Granularity, Table
+
+from . import store
+from .models import EventCollection, ExportJob
+
+logger = logging.getLogger(__name__)
+FIRST_YEAR = 1970  # without a timeframe, an export covers the events from this year on
+
+
+def default_destination(job_id: uuid.UUID) -> str:
+    return str(Path(settings.EXPORTS_DIR) / str(job_id))
+
+
+def request_export(
+    *,
+    project: Project,
+    file_format: str,
+    requested_by: str,
+    name: str = "",
+    start: dt.datetime | None = None,
+    end: dt.datetime | None = None,
+    destination: str | None = None,
+    queue: bool = True,
+) -> ExportJob:
+    """Record an export (to ``destination``, by default ``EXPORTS_DIR/<id>``) and, with
+    ``queue``, queue its first chunk once the request is committed."""
+    job_id = uuid.uuid4()
+    job = ExportJob.objects.create(
+        id=job_id,
+        project=project,
+        file_format=file_format,
+        name=name,
+        start=start,
+        end=end,
+        destination=destination or default_destination(job_id),
+        requested_by=requested_by,
+    )
+    if queue:
+        transaction.on_commit(lambda: queue_chunk(job.pk))
+    return job
+
+
+def resume(job: ExportJob) -> None:
+    """Queue an unfinished export again, from its first chunk not done."""
+    if job.status != ExportJob.Status.SUCCEEDED:
+        job.status = ExportJob.Status.PENDING
+        job.error = ""
+        job.save(update_fields=["status", "error"])
+        queue_chunk(job.pk)
+
+
+def queue_chunk(job_id: uuid.UUID | str) -> None:
+    from .tasks import export_events
+
+    try:
+        export_events.apply_async(
+            args=(str(job_id),), queue=settings.AGGREGATION_QUEUE, retry=False
+        )
+    except Exception:
+        logger.exception("could not queue export %s; resume it", job_id)
+
+
+def plan(job: ExportJob) -> list[list[list[str]]]:
+    """The export's raw-event partitions ([name, ISO day], the days with events) cut
+    into chunks of EXPORT_CHUNK_PARTITIONS."""
+    project_id = str(job.project_id)
+    if job.name:
+        names = [job.name]
+    else:
+        names = list(
+            EventCollection.objects.filter(project_id=project_id).values_list("name", flat=True)
+        )
+    units = [
+        [name, day.isoformat()]
+        for name in sorted(names)
+        for day in days_with_events(project_id, name, start=job.start, end=job.end)
+    ]
+    size = settings.EXPORT_CHUNK_PARTITIONS
+    return [units[i : i + size] for i in range(0, len(units), size)]
+
+
+def days_with_events(
+    project_id: str, name: str, *, start: dt.datetime | None, end: dt.datetime | None
+) -> list[dt.date]:
+    """The UTC days with events of ``name`` touching [start, end), from the daily rollups."""
+    first = start.astimezone(dt.UTC).year if start else FIRST_YEAR
+    last = end.astimezone(dt.UTC).year if end else timezone.now().year + 1
+    statement = store.session().prepare(
+        f"SELECT bucket, category FROM {store.keyspace()}.{Table.ROLLUPS} WHERE project_id=? "
+        "AND name=? AND metric=? AND granularity=? AND period=?"
+    )
+    days = set()
+    for year in range(first, last + 1):
+        for row in store.session().execute(
+            statement, (project_id, name, EVENTS_METRIC, Granularity.DAY.value, str(year))
+        ):
+            day = row["bucket"].replace(tzinfo=dt.UTC)
+            if (start is None or day + dt.timedelta(days=1) > start) and (end is None or day < end):
+                days.add(day.date())
+    return sorted(days)
+
+
+def run_chunk(job_id: uuid.UUID | str) -> bool:
+    """Write the export's first chunk not done; return whether chunks remain. Plans the
+    export first if it has no plan yet; records a failure (and re-raises it)."""
+    from spark.jobs import export_events
+
+    from .spark_runtime import get_session
+
+    job = ExportJob.objects.get(pk=job_id)
+    if job.status == ExportJob.Status.SUCCEEDED:
+        return False
+    try:
+        if job.status == ExportJob.Status.PENDING and not job.chunks_done:
+            job.plan = plan(job)
+        job.status = ExportJob.Status.RUNNING
+        job.save(update_fields=["plan", "status"])
+        index = next((i for i in range(job.chunks) if str(i) not in job.chunks_done), None)
+        if index is not None:
+            project_id = str(job.project_id)
+            written = export_events.run(
+                get_session(),
+                keyspace=store.keyspace(),
+                partitions=[
+                    (project_id, name, dt.date.fromisoformat(day)) for name, day in job.plan[index]
+                ],
+                start=job.start,
+                end=job.end,
+                path=f"{job.destination}/part-{index:05d}",
+                file_format=job.file_format,
+            )
+            job.chunks_done = {**job.chunks_done, str(index): written}
+        more = len(job.chunks_done) < job.chunks
+        if not more:
+            job.status = ExportJob.Status.SUCCEEDED
+            job.finished_at = timezone.now()
+        job.save(update_fields=["chunks_done", "status", "finished_at"])
+        return more
+    except BaseException as exc:
+        job.status = ExportJob.Status.FAILED
+        job.error = f"{type(exc).__name__}: {exc}"[:10_000]
+        job.save(update_fields=["status", "error"])
+        raise
+
+
+def run_export(job_id: uuid.UUID | str) -> ExportJob:
+    """Write every chunk not done yet, in this process; return the finished job."""
+    while run_chunk(job_id):
+        pass
+    return ExportJob.objects.get(pk=job_id)
+
+
+def files(job: ExportJob) -> list[dict[str, Any]]:
+    """The data files written so far (a local destination): path relative to it, bytes."""
+    root = Path(job.destination)
+    if "://" in job.destination or not root.is_dir():
+        return []
+    return [
+        {"path": str(path.relative_to(root)), "bytes": path.stat().st_size}
+        for path in sorted(root.glob("part-*/part-*"))
+        if not path.name.endswith(".crc")
+    ]
+
+
+def as_dict(job: ExportJob) -> dict[str, Any]:
+    """An export as the API answers it."""
+
+    def iso(moment: dt.datetime | None) -> str | None:
+        return None if moment is None else moment.isoformat().replace("+00:00", "Z")
+
+    return {
+        "id": str(job.pk),
+        "status": job.status,
+        "format": job.file_format,
+        "event": job.name or None,
+        "timeframe": None
+        if job.start is None and job.end is None
+        else {"start": iso(job.start), "end": iso(job.end)},
+        "destination": job.destination,
+        "progress": {"chunks_done": len(job.chunks_done), "chunks": job.chunks},
+        "events": job.events,
+        "files": files(job),
+        "requested_by": job.requested_by,
+        "created_at": iso(job.created_at),
+        "finished_at": iso(job.finished_at),
+        "error": job.error or None,
+    }
