@@ -189,6 +189,9 @@ KAFKA_TOPIC_PREFIX = env.str("KAFKA_TOPIC_PREFIX", default="analytics.events")
 KAFKA_TOPIC_PARTITIONS = env.int("KAFKA_TOPIC_PARTITIONS", default=3)
 KAFKA_TOPIC_REPLICATION_FACTOR = env.int("KAFKA_TOPIC_REPLICATION_FACTOR", default=1)
 KAFKA_TOPIC_MIN_INSYNC_REPLICAS = env.int("KAFKA_TOPIC_MIN_INSYNC_REPLICAS", default=1)
+# How long Kafka keeps events (retention.ms of every topic, set by create_topics): a
+# replay reaches this far back, and aggregation reports records deleted unread.
+KAFKA_TOPIC_RETENTION_HOURS = env.int("KAFKA_TOPIC_RETENTION_HOURS", default=168)
 KAFKA_REQUEST_TIMEOUT_MS = env.int("KAFKA_REQUEST_TIMEOUT_MS", default=10000)
 # The producer's batch per partition, and the largest request (so the largest record):
 # the broker's message.max.bytes default. A record of an event within EVENT_MAX_BYTES

@@ -33,6 +33,7 @@ def test_topics_are_created_once_with_the_configured_shape(
     settings.KAFKA_TOPIC_PARTITIONS = 2
     settings.KAFKA_TOPIC_REPLICATION_FACTOR = 1
     settings.KAFKA_TOPIC_MIN_INSYNC_REPLICAS = 2  # stored as given (one broker here)
+    settings.KAFKA_TOPIC_RETENTION_HOURS = 48
     out = io.StringIO()
     call_command("create_topics", stdout=out)
     assert out.getvalue().count("created ") == len(all_topics())
@@ -45,7 +46,17 @@ def test_topics_are_created_once_with_the_configured_shape(
     )
     min_isr = {name: v["min.insync.replicas"]["value"] for name, v in configs["topic"].items()}
     assert min_isr == dict.fromkeys(all_topics(), "2")
+    assert retention_ms(admin) == dict.fromkeys(all_topics(), str(48 * 3_600_000))
+    settings.KAFKA_TOPIC_RETENTION_HOURS = 12  # a changed retention reaches existing topics
     again = io.StringIO()
     call_command("create_topics", stdout=again)
     assert again.getvalue().count("exists  ") == len(all_topics())
     assert "created" not in again.getvalue()
+    assert retention_ms(admin) == dict.fromkeys(all_topics(), str(12 * 3_600_000))
+
+
+def retention_ms(admin: KafkaAdminClient) -> dict[str, str]:
+    configs = admin.describe_configs(
+        [ConfigResource(ConfigResourceType.TOPIC, name) for name in all_topics()]
+    )
+    return {name: v["retention.ms"]["value"] for name, v in configs["topic"].items()}

@@ -89,7 +89,7 @@ def test_a_parquet_export_reads_back_equal_to_the_events_sent(sent) -> None:
     first = shown["files"][0]
     download = api.get(f"/api/v1/exports/{export_id}/files/{first['path']}")
     assert download.status_code == 200
-    body = b"".join(download.streaming_content)
+    body = b"".join(download.streaming_content)  # type: ignore[attr-defined]
     assert body == (Path(shown["destination"]) / first["path"]).read_bytes()
     assert api.get(f"/api/v1/exports/{export_id}/files/../../etc/passwd").status_code == 404
 
