@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from celery import current_app
+from django.conf import settings
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -27,6 +31,15 @@ class ProjectAdmin(admin.ModelAdmin):
     search_fields = ("name", "id")
     readonly_fields = ("id", "created_at")
     inlines = [ApiKeyInline]
+
+    def save_model(self, request: HttpRequest, obj: Project, form: Any, change: bool) -> None:
+        """Save; a changed raw retention queues the rewrite of what is stored (by name:
+        the task lives in insights)."""
+        super().save_model(request, obj, form, change)
+        if change and "raw_retention_days" in form.changed_data:
+            current_app.send_task(
+                "insights.apply_retention", args=(obj.pk,), queue=settings.AGGREGATION_QUEUE
+            )
 
 
 @admin.register(ApiKey)

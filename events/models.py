@@ -16,6 +16,12 @@ class Project(models.Model):
 
     id = models.CharField(primary_key=True, max_length=32, default=_new_project_id, editable=False)
     name = models.CharField(max_length=200)
+    raw_retention_days = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="days raw events are kept (from their timestamp); empty: forever. "
+        "Rollups are kept either way.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

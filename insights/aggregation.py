@@ -29,6 +29,7 @@ from .collections import record_collections
 from .datasets import on_aggregated as datasets_on_aggregated
 from .lease import JOB, Lease, LeaseLost, exclusive_run
 from .models import JobFence, JobRun, KafkaOffset
+from .retention import raw_retention
 from .spark_runtime import get_session, reset_cassandra_connections
 
 if TYPE_CHECKING:  # the Spark modules load pyspark: imported where a run needs them
@@ -287,6 +288,7 @@ def _run_stages(
         guard=lease.write_timestamp,
         cql=cql,
         deletion_rules=rules,
+        raw_retention=raw_retention(),
     )
     if not result.day_partitions:
         return result, 0

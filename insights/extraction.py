@@ -34,6 +34,7 @@ from .errors import QueryError
 from .explorer import latest_events
 from .queries import Params, event_collection_of, parse_filters, whole_number
 from .raw_answers import MISSING, event_view, lookup, matches
+from .retention import check_raw_window
 from .timeframes import Timeframe, floor, parse_timezone, resolve_timeframe, shift
 
 MAX_EMAIL_LENGTH = 254  # RFC 5321's longest address
@@ -156,6 +157,7 @@ def matching_events(
 ) -> Iterator[dict[str, Any]]:
     """The events ``query`` asks for, oldest first, projected, as they are read (counted
     in ``scan``); QueryError past ``max_scanned`` rows."""
+    check_raw_window(project_id, query.timeframe.start)
     filters = list(query.filters)
     days = _days(query.timeframe)
     if query.latest is not None:

@@ -17,6 +17,7 @@ from spark.schema import Granularity
 
 from . import store
 from .errors import QueryError
+from .retention import check_raw_window
 from .timeframes import Timeframe, floor, shift
 
 _T = TypeVar("_T")
@@ -88,8 +89,10 @@ def scan(*, project_id: str, name: str, timeframe: Timeframe) -> Iterator[dict]:
     """The raw events of ``name`` in ``timeframe``, one day partition at a time.
 
     Raises QueryError (the caller answers 400) beyond AD_HOC_MAX_DAYS day partitions or
-    AD_HOC_MAX_EVENTS events: the caller must narrow the timeframe.
+    AD_HOC_MAX_EVENTS events, or before the project's raw retention: the caller must
+    narrow the timeframe.
     """
+    check_raw_window(project_id, timeframe.start)
     days = []
     day = floor(timeframe.start, Granularity.DAY)
     while day < timeframe.end:

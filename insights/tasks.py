@@ -87,3 +87,21 @@ def export_events(self: Task, job_id: str) -> None:
         raise self.retry(exc=exc, countdown=min(60, 5 * 2**self.request.retries)) from exc
     if more:
         queue_chunk(job_id)
+
+
+@shared_task(
+    bind=True,
+    name="insights.apply_retention",
+    max_retries=3,
+    soft_time_limit=settings.AGGREGATION_TIME_LIMIT_SECONDS,
+    time_limit=settings.AGGREGATION_TIME_LIMIT_SECONDS + 30,
+)
+def apply_retention_task(self: Task, project_id: str) -> int:
+    """Rewrite a project's stored raw events for its changed retention (retried with
+    backoff while the aggregation lease is busy or a service is down)."""
+    from .retention import apply_retention
+
+    try:
+        return apply_retention(project_id)
+    except Exception as exc:
+        raise self.retry(exc=exc, countdown=min(60, 5 * 2**self.request.retries)) from exc

@@ -9,6 +9,7 @@ from .access_key_views import AccessKeyActivationView, AccessKeysView, AccessKey
 from .dataset_views import DatasetResultsView, DatasetsView, DatasetView
 from .deletion_views import DeletionsView, DeletionView, KeenDeleteEventsView
 from .export_views import ExportFileView, ExportResumeView, ExportsView, ExportView
+from .retention_views import RetentionView
 from .saved_query_views import SavedQueriesView, SavedQueryResultView, SavedQueryView
 from .views import ExtractionEventsView, ExtractionJobView, KeenQueryView, NativeQueryView
 
@@ -28,6 +29,7 @@ urlpatterns = [  # the saved-query routes first: "saved" is not an analysis
     ),
     path("api/v1/deletions", DeletionsView.as_view(), name="deletions"),
     path("api/v1/deletions/<int:deletion_id>", DeletionView.as_view(), name="deletion"),
+    path("api/v1/retention", RetentionView.as_view(), name="retention"),
     path("api/v1/exports", ExportsView.as_view(), name="exports"),
     path("api/v1/exports/<uuid:export_id>", ExportView.as_view(), name="export"),
     path(

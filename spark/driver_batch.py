@@ -374,22 +374,39 @@ class CqlStore:
         for result in self._run(statement, [(*stamp, *[row[k] for k in key]) for row in rows]):
             _raise_or_rows(result)
 
-    def write(self, rows: Sequence[Row], *, table: str, columns: Sequence[str]) -> None:
+    def write(
+        self,
+        rows: Sequence[Row],
+        *,
+        table: str,
+        columns: Sequence[str],
+        ttl_column: str | None = None,
+    ) -> None:
         """Upsert ``rows``' ``columns`` into ``table`` with the guard's write timestamp
-        (the guard raises to stop the run); null cells are left unset, not deleted."""
+        (the guard raises to stop the run); null cells are left unset, not deleted.
+        ``ttl_column`` names the key of each row's TTL (seconds, 0: none)."""
         if not rows:
             return
         from cassandra.query import UNSET_VALUE
 
         timestamp = self.guard()
-        using = "" if timestamp is None else " USING TIMESTAMP ?"
+        options = [
+            *(["TTL ?"] if ttl_column else []),
+            *(["TIMESTAMP ?"] if timestamp is not None else []),
+        ]
+        using = f" USING {' AND '.join(options)}" if options else ""
         statement = self._prepare(
             f"INSERT INTO {self.keyspace}.{table} ({', '.join(columns)}) "
             f"VALUES ({', '.join('?' for _ in columns)}){using}"
         )
         stamp = () if timestamp is None else (timestamp,)
         params = [
-            (*[UNSET_VALUE if row[c] is None else row[c] for c in columns], *stamp) for row in rows
+            (
+                *[UNSET_VALUE if row[c] is None else row[c] for c in columns],
+                *((row[ttl_column],) if ttl_column else ()),
+                *stamp,
+            )
+            for row in rows
         ]
         for result in self._run(statement, params):
             _raise_or_rows(result)

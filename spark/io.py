@@ -121,6 +121,7 @@ def write_table(
     table: str,
     timestamp: int | None = None,
     partition_key: Sequence[str] = (),
+    ttl_column: str | None = None,
 ) -> None:
     """Upsert ``rows`` into a Cassandra table (null cells are not written).
 
@@ -130,12 +131,15 @@ def write_table(
     ``timestamp`` (microseconds) is the cells' write time (``USING TIMESTAMP``): a cell
     keeps the value of the write with the highest timestamp, whatever order writes
     arrive in, which is how a fenced run's late writes lose to a newer run's.
+    ``ttl_column`` names a column of ``rows`` holding each row's TTL (seconds, 0: none).
     """
     options = {"spark.cassandra.output.ignoreNulls": "true"}
     if partition_key:
         rows = rows.sortWithinPartitions(*partition_key)
     if timestamp is not None:
         options["spark.cassandra.output.timestamp"] = str(timestamp)
+    if ttl_column is not None:
+        options["ttl"] = ttl_column
     rows.write.format(CASSANDRA).mode("append").options(
         keyspace=keyspace, table=table, **options
     ).save()

@@ -38,8 +38,9 @@ that batch's exact range.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -61,6 +62,7 @@ from spark.io import (
     write_table,
 )
 from spark.offsets import OffsetRange, plan_range
+from spark.retention import TTL_COLUMN, with_ttl, with_ttl_rows
 from spark.rollups import (
     DayPartition,
     bucket_members,
@@ -139,7 +141,7 @@ class _Store:
         current = lookup(self.spark, keys, keyspace=self.keyspace, table=Table.ROLLUPS)
         return current.select(*STORED_ROLLUP_COLUMNS, "batch_id")
 
-    def write(self, rows: DataFrame, *, table: str) -> None:
+    def write(self, rows: DataFrame, *, table: str, ttl_column: str | None = None) -> None:
         """Write ``rows`` with the timestamp the guard gives (or stop if it raises)."""
         write_table(
             rows,
@@ -147,6 +149,7 @@ class _Store:
             table=table,
             timestamp=self.guard(),
             partition_key=PARTITION_KEY.get(table, ()),
+            ttl_column=ttl_column,
         )
 
 
@@ -164,6 +167,7 @@ def run(
     guard: WriteGuard = lambda: None,
     cql: driver_batch.CqlStore | None = None,
     deletion_rules: Sequence[DeletionRule] = (),
+    raw_retention: Mapping[str, int] | None = None,
 ) -> AggregationResult:
     """Aggregate the records of ``offsets`` as batch ``batch_id``; see the module docstring.
 
@@ -173,7 +177,10 @@ def run(
     small enough to be read on the driver is aggregated there (``spark.driver_batch``).
     New events a ``deletion_rules`` rule covers (a user's deletion asked while they were
     on their way) are stored as tombstones in ``event_ids`` only, counted as ``deleted``.
+    ``raw_retention`` (project_id -> days) gives raw copies their TTL
+    (``spark.retention``); an event already beyond it is counted but not stored raw.
     """
+    raw_retention = raw_retention or {}
     result = AggregationResult(records_read=offsets.records)
     if result.records_read == 0:
         progress("no new records")
@@ -203,6 +210,7 @@ def run(
                 dlq_topic=dlq_topic,
                 progress=progress,
                 deletion_rules=deletion_rules,
+                raw_retention=raw_retention,
             )
     parsed = _keep(parse_records(records))
     invalid = invalid_records(parsed)
@@ -223,9 +231,14 @@ def run(
     )
     progress(f"writing {result.events_written} new events")
     store.write(stamped(unseen, batch_id=batch_id).select(*EVENT_ID_COLUMNS), table=Table.EVENT_IDS)
-    store.write(stamped(new, batch_id=batch_id), table=Table.RAW_EVENTS)
-    indexed = new.where(F.col("distinct_id").isNotNull()).select(*USER_EVENT_KEY)
-    store.write(stamped(indexed, batch_id=batch_id), table=Table.USER_EVENTS)
+    raw = with_ttl(spark, stamped(new, batch_id=batch_id), raw_retention, now=_utc_now())
+    store.write(raw, table=Table.RAW_EVENTS, ttl_column=TTL_COLUMN)
+    indexed = raw.where(F.col("distinct_id").isNotNull())
+    store.write(
+        indexed.select(*USER_EVENT_KEY, "batch_id", TTL_COLUMN),
+        table=Table.USER_EVENTS,
+        ttl_column=TTL_COLUMN,
+    )
 
     progress("finding users new to their buckets")
     deltas = _keep(event_deltas(new))
@@ -256,6 +269,7 @@ def _run_on_driver(
     dlq_topic: str,
     progress: Progress,
     deletion_rules: Sequence[DeletionRule],
+    raw_retention: Mapping[str, int],
 ) -> AggregationResult:
     """Steps 1-6 of the module docstring for a small batch: parsed by Spark in one
     action, the rest on the driver (``spark.driver_batch``), with the same rules."""
@@ -280,10 +294,14 @@ def _run_on_driver(
     progress(f"writing {result.events_written} new events")
     ids = driver_batch.stamped(unseen, batch_id=batch_id)
     cql.write(ids, table=Table.EVENT_IDS, columns=EVENT_ID_COLUMNS)
-    rows = driver_batch.stamped(new, batch_id=batch_id)
-    cql.write(rows, table=Table.RAW_EVENTS, columns=(*RAW_EVENT_COLUMNS, "batch_id"))
+    rows = with_ttl_rows(
+        driver_batch.stamped(new, batch_id=batch_id), raw_retention, now=_utc_now()
+    )
+    raw_columns = (*RAW_EVENT_COLUMNS, "batch_id")
+    cql.write(rows, table=Table.RAW_EVENTS, columns=raw_columns, ttl_column=TTL_COLUMN)
     indexed = [row for row in rows if row["distinct_id"] is not None]
-    cql.write(indexed, table=Table.USER_EVENTS, columns=(*USER_EVENT_KEY, "batch_id"))
+    index_columns = (*USER_EVENT_KEY, "batch_id")
+    cql.write(indexed, table=Table.USER_EVENTS, columns=index_columns, ttl_column=TTL_COLUMN)
 
     progress("finding users new to their buckets")
     new_members = driver_batch.unseen(
@@ -303,6 +321,11 @@ def _run_on_driver(
     cql.write(merged, table=Table.ROLLUPS, columns=(*ROLLUP_COLUMNS, "batch_id"))
     result.day_partitions = driver_batch.day_partitions(merged)
     return result
+
+
+def _utc_now() -> dt.datetime:
+    """Now, naive UTC (as the events' timestamps)."""
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 def _day_partitions(rollups: DataFrame) -> list[DayPartition]:
