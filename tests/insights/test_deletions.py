@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import random
+import time
 import uuid
 
 import pytest
@@ -275,3 +276,72 @@ def test_bad_requests_name_the_field_and_a_read_key_is_refused(stored, settings)
     )
     assert api.get("/api/v1/deletions/999999").status_code == 404
     assert not Deletion.objects.exists()
+
+
+def _stored_ids(project: str, events: list[dict]) -> set[str]:
+    session = connections["cassandra"].connection.session
+    keyspace = connections["cassandra"].settings_dict["NAME"]
+    partitions = {(e["name"], e["timestamp"].astimezone(dt.UTC).date()) for e in events}
+    return {
+        row["event_id"]
+        for name, day in sorted(partitions)
+        for row in session.execute(
+            f"SELECT event_id FROM {keyspace}.raw_events "
+            "WHERE project_id = %s AND name = %s AND day = %s",
+            (project, name, day),
+        )
+    }
+
+
+def test_a_deletion_killed_with_sigkill_mid_write_is_redone_exactly(
+    topic_prefix: str, tmp_path
+) -> None:
+    """``manage.py delete_user --now`` is killed (SIGKILL) once part of the users' raw
+    events are gone; the next ``manage.py aggregate`` redoes it: every number exact."""
+    import os
+    import signal
+    import sqlite3
+
+    from tests.insights import test_aggregation as agg
+
+    project = uuid.uuid4().hex
+    events = agg.generate(10_000, rng=random.Random(90), start=agg.START, hours=72)
+    agg.produce(topic_prefix, events, project)
+    env = agg._deployment_env(topic_prefix, str(tmp_path / "db.sqlite3"))
+    assert agg._manage("migrate", "-v0", env=env).wait(timeout=120) == 0
+    create = f"from events.models import Project; Project.objects.create(id='{project}', name='k')"
+    assert agg._manage("shell", "-c", create, env=env).wait(timeout=120) == 0
+    stored = agg._manage("aggregate", env=env)
+    output, _ = stored.communicate(timeout=300)
+    assert stored.returncode == 0, output
+    users = [f"user-{n}" for n in range(1, 21)]
+    targets = {e["event_id"] for e in events if e["distinct_id"] in users}
+    assert len(targets) > 2000
+
+    killed = agg._manage("delete_user", "--project", project, *users, "--now", env=env)
+    deadline = time.monotonic() + 120
+    while len(left := _stored_ids(project, events) & targets) == len(targets):
+        assert killed.poll() is None, killed.communicate()[0]
+        assert time.monotonic() < deadline, "no event deleted in 120s"
+        time.sleep(0.01)
+    with sqlite3.connect(tmp_path / "db.sqlite3") as db:
+        status_at_kill = db.execute("SELECT status FROM insights_deletion").fetchall()
+    os.killpg(killed.pid, signal.SIGKILL)
+    killed.wait(timeout=30)
+    assert killed.returncode == -9
+    time.sleep(2)  # writes already on the wire land
+    after_kill = _stored_ids(project, events) & targets
+    print(f"\ntarget events left at the kill: {len(left)}, after it: {len(after_kill)}")
+    assert 0 < len(after_kill) <= len(left) < len(targets)  # it hit the deletion mid-way
+    assert status_at_kill == [("running",)]
+
+    redo = agg._manage("aggregate", env=env)
+    output, _ = redo.communicate(timeout=300)
+    assert redo.returncode == 0, output
+    remaining = [e for e in events if e["distinct_id"] not in users]
+    assert_exactly(project, remaining)
+    with sqlite3.connect(tmp_path / "db.sqlite3") as db:
+        row = db.execute(
+            "SELECT status, attempts, events_deleted FROM insights_deletion"
+        ).fetchone()
+    assert row == ("succeeded", 2, len(targets))
