@@ -391,6 +391,11 @@ DELETION_RULE_DAYS = env.int("DELETION_RULE_DAYS", default=30)
 # EXPORT_CHUNK_PARTITIONS raw-event partitions (an event name's UTC day) per Spark job.
 EXPORTS_DIR = Path(env.str("EXPORTS_DIR", default=str(BASE_DIR / "var" / "exports")))
 EXPORT_CHUNK_PARTITIONS = env.int("EXPORT_CHUNK_PARTITIONS", default=31)
+# API exports go to EXPORT_DESTINATION/<id> when it is set (an s3://bucket/prefix URL of
+# an S3-compatible store, EXPORT_S3_ENDPOINT_URL for one that is not AWS; credentials as
+# boto3 finds them, e.g. AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY), else EXPORTS_DIR/<id>.
+EXPORT_DESTINATION = env.str("EXPORT_DESTINATION", default="")
+EXPORT_S3_ENDPOINT_URL = env.str("EXPORT_S3_ENDPOINT_URL", default="")
 EXTRACTIONS_DIR = Path(env.str("EXTRACTIONS_DIR", default=str(BASE_DIR / "var" / "extractions")))
 # count_unique and select_unique hold at most this many distinct values (from the
 # rollups' bucket_users or the raw scan); beyond, 400: narrow the timeframe or add an

@@ -102,7 +102,7 @@ class DeletionsView(_MasterKeyView):
         )
         return Response(_answer(deletion), status=202)
 
-    @extend_schema(responses={200: dict})
+    @extend_schema(responses={200: dict}, operation_id="deletions_list")
     def get(self, request: Request) -> Response:
         found = Deletion.objects.filter(project_id=self.key.project_id)[:100]
         return Response({"deletions": [_answer(deletion) for deletion in found]})

@@ -51,7 +51,7 @@ class ExportsView(_MasterKeyView):
         )
         return Response(_answer(job), status=202)
 
-    @extend_schema(responses={200: dict})
+    @extend_schema(responses={200: dict}, operation_id="exports_list")
     def get(self, request: Request) -> Response:
         found = ExportJob.objects.filter(project_id=self.key.project_id)[:100]
         return Response({"exports": [_answer(job) for job in found]})
@@ -89,6 +89,8 @@ class ExportFileView(_OneExport):
     @extend_schema(responses={200: bytes})
     def get(self, request: Request, export_id: str, path: str) -> FileResponse:
         job = self.found(export_id)
+        if "://" in job.destination:
+            raise Http404(f"export {export_id} is in {job.destination}: read it there")
         listed = {entry["path"] for entry in exports.files(job)}
         if path not in listed:
             raise Http404(f"export {export_id} has no file {path[:255]!r}")

@@ -1,7 +1,9 @@
 """Exports of raw events (``ExportJob``): planned from the daily rollups (the days that
 have events, so no scan), then written by Spark (``spark.jobs.export_events``) one
 chunk of ``EXPORT_CHUNK_PARTITIONS`` raw-event partitions at a time, each chunk to its
-own directory ``part-NNNNN`` under the export's destination.
+own directory ``part-NNNNN`` under the export's destination: a directory, or an
+``s3://bucket/prefix`` URL of an S3-compatible store (Spark writes the chunk to a local
+staging directory, then boto3 uploads it).
 
 The Celery task runs one chunk and queues the next, on the aggregation queue (where
 the warm SparkSession is), so aggregation runs go on between chunks. A chunk that
@@ -33,7 +35,49 @@ FIRST_YEAR = 1970  # without a timeframe, an export covers the events from this 
 
 
 def default_destination(job_id: uuid.UUID) -> str:
-    return str(Path(settings.EXPORTS_DIR) / str(job_id))
+    """Where an API export goes: ``EXPORT_DESTINATION`` (an ``s3://bucket/prefix``) or
+    else ``EXPORTS_DIR``, then the export's id."""
+    base = settings.EXPORT_DESTINATION or str(settings.EXPORTS_DIR)
+    return f"{base.rstrip('/')}/{job_id}"
+
+
+def _s3_location(destination: str) -> tuple[str, str] | None:
+    """(bucket, key prefix) of an ``s3://`` destination; None for a directory."""
+    if not destination.startswith("s3://"):
+        return None
+    bucket, _, prefix = destination.removeprefix("s3://").partition("/")
+    return bucket, prefix.strip("/")
+
+
+def _s3() -> Any:
+    import boto3
+
+    return boto3.client("s3", endpoint_url=settings.EXPORT_S3_ENDPOINT_URL or None)
+
+
+def _write_chunk(job: ExportJob, index: int, partitions: list, write: Any) -> int:
+    """Write one chunk with ``write(path)``: to ``destination/part-NNNNN`` for a directory;
+    for S3, to a local staging directory, then uploaded under ``prefix/part-NNNNN/``
+    (replacing what an interrupted attempt uploaded there)."""
+    chunk = f"part-{index:05d}"
+    s3 = _s3_location(job.destination)
+    if s3 is None:
+        return write(f"{job.destination}/{chunk}")
+    import shutil
+
+    bucket, prefix = s3
+    staging = Path(settings.EXPORTS_DIR) / "staging" / str(job.pk) / chunk
+    written = write(str(staging))
+    client = _s3()
+    key_prefix = f"{prefix}/{chunk}/" if prefix else f"{chunk}/"
+    old = client.list_objects_v2(Bucket=bucket, Prefix=key_prefix).get("Contents", [])
+    for entry in old:
+        client.delete_object(Bucket=bucket, Key=entry["Key"])
+    for path in sorted(staging.iterdir()):
+        if path.is_file() and not path.name.endswith(".crc"):
+            client.upload_file(str(path), bucket, key_prefix + path.name)
+    shutil.rmtree(staging, ignore_errors=True)
+    return written
 
 
 def request_export(
@@ -143,16 +187,22 @@ def run_chunk(job_id: uuid.UUID | str) -> bool:
         index = next((i for i in range(job.chunks) if str(i) not in job.chunks_done), None)
         if index is not None:
             project_id = str(job.project_id)
-            written = export_events.run(
-                get_session(),
-                keyspace=store.keyspace(),
-                partitions=[
-                    (project_id, name, dt.date.fromisoformat(day)) for name, day in job.plan[index]
-                ],
-                start=job.start,
-                end=job.end,
-                path=f"{job.destination}/part-{index:05d}",
-                file_format=job.file_format,
+            partitions = [
+                (project_id, name, dt.date.fromisoformat(day)) for name, day in job.plan[index]
+            ]
+            written = _write_chunk(
+                job,
+                index,
+                partitions,
+                lambda path: export_events.run(
+                    get_session(),
+                    keyspace=store.keyspace(),
+                    partitions=partitions,
+                    start=job.start,
+                    end=job.end,
+                    path=path,
+                    file_format=job.file_format,
+                ),
             )
             job.chunks_done = {**job.chunks_done, str(index): written}
         more = len(job.chunks_done) < job.chunks
@@ -176,7 +226,21 @@ def run_export(job_id: uuid.UUID | str) -> ExportJob:
 
 
 def files(job: ExportJob) -> list[dict[str, Any]]:
-    """The data files written so far (a local destination): path relative to it, bytes."""
+    """The data files written so far: path relative to the destination, bytes."""
+    s3 = _s3_location(job.destination)
+    if s3 is not None:
+        bucket, prefix = s3
+        pages = (
+            _s3()
+            .get_paginator("list_objects_v2")
+            .paginate(Bucket=bucket, Prefix=f"{prefix}/" if prefix else "")
+        )
+        return [
+            {"path": entry["Key"][len(prefix) + 1 if prefix else 0 :], "bytes": entry["Size"]}
+            for page in pages
+            for entry in page.get("Contents", [])
+            if "/part-" in f"/{entry['Key']}" and not entry["Key"].endswith("_SUCCESS")
+        ]
     root = Path(job.destination)
     if "://" in job.destination or not root.is_dir():
         return []
