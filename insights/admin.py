@@ -89,8 +89,16 @@ class DeletionAdmin(admin.ModelAdmin):
         "events_deleted",
         "rollup_rows",
         "attempts",
+        "suppress",
     )
-    list_filter = ("status", "kind")
+    list_filter = ("status", "kind", "suppress")
+    actions = ["lift_suppression"]
+
+    @admin.action(description="Lift the suppression (accept these users' new events again)")
+    def lift_suppression(self, request: HttpRequest, queryset: Any) -> None:
+        lifted = queryset.filter(suppress=True).update(suppress=False)
+        self.message_user(request, f"{lifted} suppression(s) lifted")
+
     search_fields = ("project__id", "requested_by", "name")
     date_hierarchy = "requested_at"
 

@@ -50,11 +50,13 @@ class _Timeframe(serializers.Serializer):
 
 
 class UserDeletionRequest(serializers.Serializer):
-    """``distinct_ids`` (1 to DELETION_MAX_USERS), optionally ``event`` and ``timeframe``."""
+    """``distinct_ids`` (1 to DELETION_MAX_USERS), optionally ``event``, ``timeframe`` and
+    ``suppress`` (drop the users' later events too)."""
 
     distinct_ids = serializers.ListField(child=serializers.CharField(), allow_empty=False)
     event = serializers.CharField(required=False, allow_blank=False)
     timeframe = _Timeframe(required=False)
+    suppress = serializers.BooleanField(required=False, default=False)
 
     def validate_distinct_ids(self, value: list[str]) -> list[str]:
         bound = settings.DELETION_MAX_USERS
@@ -98,6 +100,7 @@ class DeletionsView(_MasterKeyView):
             name=data.get("event", ""),
             start=timeframe.get("start"),
             end=timeframe.get("end"),
+            suppress=data["suppress"],
             requested_by=_requester(self.key),
         )
         return Response(_answer(deletion), status=202)

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from events.models import Project
@@ -51,9 +52,11 @@ def request_user_deletion(
     name: str = "",
     start: dt.datetime | None = None,
     end: dt.datetime | None = None,
+    suppress: bool = False,
 ) -> Deletion:
     """Record a deletion of every event of ``distinct_ids`` (optionally of event ``name``
-    in [``start``, ``end``)) received until now, and queue an aggregation run to do it."""
+    in [``start``, ``end``)) received until now, and queue an aggregation run to do it.
+    With ``suppress``, the users' later events are dropped too."""
     deletion = Deletion.objects.create(
         project=project,
         kind=Deletion.Kind.USERS,
@@ -61,6 +64,7 @@ def request_user_deletion(
         name=name,
         start=start,
         end=end,
+        suppress=suppress,
         requested_by=requested_by,
     )
     _queue_run()
@@ -128,6 +132,7 @@ def as_dict(deletion: Deletion) -> dict[str, Any]:
             else {"start": iso(deletion.start), "end": iso(deletion.end)}
         ),
         "filters": deletion.filters,
+        "suppress": deletion.suppress,
         "requested_by": deletion.requested_by,
         "requested_at": iso(deletion.requested_at),
         "started_at": iso(deletion.started_at),
@@ -145,20 +150,19 @@ def as_dict(deletion: Deletion) -> dict[str, Any]:
 
 def rules_for_batch(started_at: dt.datetime) -> list[DeletionRule]:
     """The user deletions asked before a batch first started (and within
-    DELETION_RULE_DAYS of it) as rules: fixed per batch, so a redo drops the same events."""
+    DELETION_RULE_DAYS of it, or suppressing) as rules: fixed per batch, so a redo drops
+    the same events. A suppressing one drops the users' events whenever received."""
     from spark.deletion import DeletionRule
 
     since = started_at - dt.timedelta(days=settings.DELETION_RULE_DAYS)
-    asked = Deletion.objects.filter(
-        kind=Deletion.Kind.USERS, requested_at__lte=started_at, requested_at__gte=since
+    asked = Deletion.objects.filter(kind=Deletion.Kind.USERS, requested_at__lte=started_at).filter(
+        Q(requested_at__gte=since) | Q(suppress=True)
     )
-    received_before = _naive_utc(started_at)
-    assert received_before is not None
     return [
         DeletionRule(
             project_id=str(deletion.project_id),
             distinct_id=distinct_id,
-            received_before=_naive_utc(deletion.requested_at) or received_before,
+            received_before=None if deletion.suppress else _naive_utc(deletion.requested_at),
             name=deletion.name or None,
             start=_naive_utc(deletion.start),
             end=_naive_utc(deletion.end),

@@ -386,6 +386,10 @@ class Deletion(models.Model):
     start = models.DateTimeField(null=True, blank=True)
     end = models.DateTimeField(null=True, blank=True)
     filters = models.JSONField(default=list, blank=True, help_text="Keen filters (events kind)")
+    suppress = models.BooleanField(
+        default=False,
+        help_text="users kind: also drop every later event of these users (suppression)",
+    )
     requested_by = models.CharField(max_length=255, help_text="the key or admin user that asked")
     requested_at = models.DateTimeField(default=timezone.now, db_index=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)

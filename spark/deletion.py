@@ -75,13 +75,13 @@ MonthKey = tuple[str, str, str, dt.datetime, str]
 
 @dataclass(frozen=True)
 class DeletionRule:
-    """Events of ``distinct_id`` received at or before ``received_before`` (optionally
-    only event ``name``, only with event_time in [``start``, ``end``)) are deleted.
-    Datetimes are naive UTC."""
+    """Events of ``distinct_id`` received at or before ``received_before`` (None: whenever
+    received, a suppression; optionally only event ``name``, only with event_time in
+    [``start``, ``end``)) are deleted. Datetimes are naive UTC."""
 
     project_id: str
     distinct_id: str
-    received_before: dt.datetime
+    received_before: dt.datetime | None
     name: str | None = None
     start: dt.datetime | None = None
     end: dt.datetime | None = None
@@ -95,7 +95,9 @@ class DeletionRule:
             and (self.name is None or event["name"] == self.name)
             and (self.start is None or event["event_time"] >= self.start)
             and (self.end is None or event["event_time"] < self.end)
-            and (received is None or received <= self.received_before)
+            and (
+                received is None or self.received_before is None or received <= self.received_before
+            )
         )
 
 
@@ -146,7 +148,11 @@ def drop_deleted(
         & (F.col("r_name").isNull() | (F.col("name") == F.col("r_name")))
         & (F.col("r_start").isNull() | (F.col("event_time") >= F.col("r_start")))
         & (F.col("r_end").isNull() | (F.col("event_time") < F.col("r_end")))
-        & (F.col("received_at").isNull() | (F.col("received_at") <= F.col("r_received_before")))
+        & (
+            F.col("received_at").isNull()
+            | F.col("r_received_before").isNull()
+            | (F.col("received_at") <= F.col("r_received_before"))
+        )
     )
     return events.join(F.broadcast(table), covered, "left_anti")
 

@@ -345,3 +345,35 @@ def test_a_deletion_killed_with_sigkill_mid_write_is_redone_exactly(
             "SELECT status, attempts, events_deleted FROM insights_deletion"
         ).fetchone()
     assert row == ("succeeded", 2, len(targets))
+
+
+@pytest.mark.parametrize("driver_read_max_records", [20_000, 0], ids=["driver", "spark"])
+def test_a_suppressing_deletion_drops_the_users_later_events_too(
+    stored, topic_prefix, settings, driver_read_max_records
+) -> None:
+    settings.AGGREGATION_DRIVER_READ_MAX_RECORDS = driver_read_max_records
+    keys, events = stored
+    project_id = keys["project_id"]
+    body = {"distinct_ids": ["user-6"], "suppress": True}
+    answer = master_client(keys).post("/api/v1/deletions", body, format="json")
+    assert answer.status_code == 202
+    assert answer.json()["suppress"] is True
+    run_aggregation()
+    deletion = Deletion.objects.get(project_id=project_id)
+    later = [
+        {**e, "event_id": str(uuid.uuid4()), "distinct_id": "user-6"}
+        for e in generate(15, rng=random.Random(6))
+    ]
+    others = [e for e in generate(20, rng=random.Random(8)) if e["distinct_id"] != "user-6"]
+    produce(topic_prefix, later, project_id, received_at=deletion.requested_at + dt.timedelta(0, 5))
+    produce(topic_prefix, others, project_id)
+    run = run_aggregation()
+    assert (run.deleted, run.events_written) == (15, len(others))
+    remaining = [e for e in events + others if e["distinct_id"] != "user-6"]
+    assert_exactly(project_id, remaining)
+
+    Deletion.objects.filter(pk=deletion.pk).update(suppress=False)  # the admin's action
+    again = [{**e, "event_id": str(uuid.uuid4())} for e in later[:3]]
+    produce(topic_prefix, again, project_id, received_at=dt.datetime.now(dt.UTC))
+    assert run_aggregation().events_written == 3
+    assert_exactly(project_id, remaining + again)

@@ -41,6 +41,9 @@ class Command(BaseCommand):
         parser.add_argument(
             "--now", action="store_true", help="run it in this process, waiting for a run"
         )
+        parser.add_argument(
+            "--suppress", action="store_true", help="also drop these users' later events"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         project = Project.objects.filter(pk=options["project"]).first()
@@ -57,6 +60,7 @@ class Command(BaseCommand):
             name=options["event"],
             start=options["start"],
             end=options["end"],
+            suppress=options["suppress"],
             requested_by=f"manage.py delete_user ({getpass.getuser()})",
         )
         self.stdout.write(f"deletion {deletion.pk} requested")
