@@ -61,11 +61,23 @@ def refresh_saved_query(saved_query_id: int) -> None:
 
 
 @shared_task(name="insights.refresh_dataset")
-def refresh_dataset(dataset_id: int) -> int:
-    """Recompute the buckets of a cached dataset that new events reached."""
+def refresh_dataset(dataset_id: int, attempts: int = 5) -> int:
+    """Recompute the buckets of a cached dataset that new events reached; a failure (a
+    busy database, Cassandra away) is tried again in place, ``attempts`` times in all,
+    1, 2, 4, 8 s apart, then raised (a later aggregation run queues it again)."""
+    import time
+
     from .datasets import refresh
 
-    return refresh(dataset_id)
+    for attempt in range(attempts):
+        try:
+            return refresh(dataset_id)
+        except Exception:
+            if attempt == attempts - 1:
+                raise
+            logger.warning("refreshing dataset %s failed; trying again", dataset_id, exc_info=True)
+            time.sleep(2**attempt)
+    raise AssertionError("unreachable")
 
 
 @shared_task(
