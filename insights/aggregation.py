@@ -267,8 +267,12 @@ def _run_stages(
 
     batch_id = run.batch_id
     assert batch_id is not None  # _start_run gives every run its batch id
-    first_run = JobRun.objects.filter(pk=batch_id).values_list("started_at", flat=True).first()
-    rules = deletions.rules_for_batch(first_run or run.started_at)
+    rules: list = []
+    retention: dict[str, int] = {}
+    if offsets.records:  # an empty run (one a second) asks the database nothing more
+        first = JobRun.objects.filter(pk=batch_id).values_list("started_at", flat=True).first()
+        rules = deletions.rules_for_batch(first or run.started_at)
+        retention = raw_retention()
     cql = _driver_store(lease) if settings.AGGREGATION_SMALL_BATCHES_ON_DRIVER else None
     session = get_session() if offsets.records else None
     if session is not None:
@@ -288,7 +292,7 @@ def _run_stages(
         guard=lease.write_timestamp,
         cql=cql,
         deletion_rules=rules,
-        raw_retention=raw_retention(),
+        raw_retention=retention,
     )
     if not result.day_partitions:
         return result, 0

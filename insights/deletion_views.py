@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import cast
 
 from django.conf import settings
 from django.http import Http404
@@ -16,37 +15,20 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
-from events.auth import BearerKeyAuthentication, KeyKindPermission
 from events.limits import current_limits
-from events.models import ApiKey
-from events.throttling import QueryRateThrottle
 from events.views.keen_api import KeenApiView
 
 from . import deletions
 from .errors import QueryError
+from .master_key_views import MasterKeyView, TimeframeField, checked_event, requester
 from .models import Deletion
 from .queries import event_collection_of, parse_filters
 from .timeframes import parse_timezone, resolve_timeframe
 
 
-def _requester(key: ApiKey) -> str:
-    return f"{key.kind} key {key.prefix}… (id {key.pk})"
-
-
 def _answer(deletion: Deletion) -> dict[str, object]:
     return {**deletions.as_dict(deletion), "url": reverse("deletion", args=[deletion.pk])}
-
-
-class _Timeframe(serializers.Serializer):
-    start = serializers.DateTimeField()
-    end = serializers.DateTimeField()
-
-    def validate(self, attrs: dict) -> dict:
-        if attrs["start"] >= attrs["end"]:
-            raise serializers.ValidationError({"start": "must be before end"})
-        return attrs
 
 
 class UserDeletionRequest(serializers.Serializer):
@@ -55,7 +37,7 @@ class UserDeletionRequest(serializers.Serializer):
 
     distinct_ids = serializers.ListField(child=serializers.CharField(), allow_empty=False)
     event = serializers.CharField(required=False, allow_blank=False)
-    timeframe = _Timeframe(required=False)
+    timeframe = TimeframeField(required=False)
     suppress = serializers.BooleanField(required=False, default=False)
 
     def validate_distinct_ids(self, value: list[str]) -> list[str]:
@@ -68,24 +50,10 @@ class UserDeletionRequest(serializers.Serializer):
         return value
 
     def validate_event(self, value: str) -> str:
-        try:
-            return event_collection_of(value, field="event")
-        except QueryError as error:
-            raise serializers.ValidationError(error.message) from None
+        return checked_event(value)
 
 
-class _MasterKeyView(APIView):
-    authentication_classes = [BearerKeyAuthentication]
-    permission_classes = [KeyKindPermission]
-    throttle_classes = [QueryRateThrottle]
-    allowed_key_kinds: tuple[str, ...] = ()  # the master key only
-
-    @property
-    def key(self) -> ApiKey:
-        return cast(ApiKey, self.request.auth)
-
-
-class DeletionsView(_MasterKeyView):
+class DeletionsView(MasterKeyView):
     """Ask for a user's deletion (202), or list the project's latest 100 deletions."""
 
     @extend_schema(request=UserDeletionRequest, responses={202: dict})
@@ -101,7 +69,7 @@ class DeletionsView(_MasterKeyView):
             start=timeframe.get("start"),
             end=timeframe.get("end"),
             suppress=data["suppress"],
-            requested_by=_requester(self.key),
+            requested_by=requester(self.key),
         )
         return Response(_answer(deletion), status=202)
 
@@ -111,7 +79,7 @@ class DeletionsView(_MasterKeyView):
         return Response({"deletions": [_answer(deletion) for deletion in found]})
 
 
-class DeletionView(_MasterKeyView):
+class DeletionView(MasterKeyView):
     """One deletion of the key's project: its status and what it removed."""
 
     @extend_schema(responses={200: dict})
@@ -146,6 +114,6 @@ class KeenDeleteEventsView(KeenApiView):
             start=frame.start,
             end=frame.end,
             filters=parse_filters(params.get("filters")),
-            requested_by=_requester(self.key),
+            requested_by=requester(self.key),
         )
         return Response(_answer(deletion), status=202)

@@ -14,7 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from . import exports
-from .deletion_views import UserDeletionRequest, _MasterKeyView, _requester, _Timeframe
+from .master_key_views import MasterKeyView, TimeframeField, checked_event, requester
 from .models import ExportJob
 
 
@@ -23,16 +23,13 @@ class ExportRequest(serializers.Serializer):
 
     format = serializers.ChoiceField(choices=ExportJob.Format.values)
     event = serializers.CharField(required=False, allow_blank=False)
-    timeframe = _Timeframe(required=False)
+    timeframe = TimeframeField(required=False)
 
-    validate_event = UserDeletionRequest.validate_event
-
-
-def _answer(job: ExportJob) -> dict[str, object]:
-    return exports.as_dict(job)
+    def validate_event(self, value: str) -> str:
+        return checked_event(value)
 
 
-class ExportsView(_MasterKeyView):
+class ExportsView(MasterKeyView):
     """Ask for an export of the project's raw events (202), or list the latest 100."""
 
     @extend_schema(request=ExportRequest, responses={202: dict})
@@ -47,17 +44,17 @@ class ExportsView(_MasterKeyView):
             name=data.get("event", ""),
             start=timeframe.get("start"),
             end=timeframe.get("end"),
-            requested_by=_requester(self.key),
+            requested_by=requester(self.key),
         )
-        return Response(_answer(job), status=202)
+        return Response(exports.as_dict(job), status=202)
 
     @extend_schema(responses={200: dict}, operation_id="exports_list")
     def get(self, request: Request) -> Response:
         found = ExportJob.objects.filter(project_id=self.key.project_id)[:100]
-        return Response({"exports": [_answer(job) for job in found]})
+        return Response({"exports": [exports.as_dict(job) for job in found]})
 
 
-class _OneExport(_MasterKeyView):
+class _OneExport(MasterKeyView):
     def found(self, export_id: str) -> ExportJob:
         job = ExportJob.objects.filter(project_id=self.key.project_id, pk=export_id).first()
         if job is None:
@@ -70,7 +67,7 @@ class ExportView(_OneExport):
 
     @extend_schema(responses={200: dict})
     def get(self, request: Request, export_id: str) -> Response:
-        return Response(_answer(self.found(export_id)))
+        return Response(exports.as_dict(self.found(export_id)))
 
 
 class ExportResumeView(_OneExport):
@@ -80,7 +77,7 @@ class ExportResumeView(_OneExport):
     def post(self, request: Request, export_id: str) -> Response:
         job = self.found(export_id)
         exports.resume(job)
-        return Response(_answer(job), status=202)
+        return Response(exports.as_dict(job), status=202)
 
 
 class ExportFileView(_OneExport):

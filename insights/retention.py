@@ -138,16 +138,9 @@ def _rewrite(project_id: str, lease: Lease) -> int:
 
 def _delete(rows: list[dict], lease: Lease) -> None:
     """Delete raw events (and their index rows) beyond the retention."""
-    from cassandra import ConsistencyLevel
+    from .aggregation import _driver_store
 
-    from spark.driver_batch import CqlStore
-
-    cql = CqlStore(
-        session=store.session(),
-        keyspace=store.keyspace(),
-        consistency=ConsistencyLevel.name_to_value[settings.CASSANDRA_JOB_CONSISTENCY],
-        guard=lease.write_timestamp,
-    )
+    cql = _driver_store(lease)
     cql.delete(rows, table=Table.RAW_EVENTS, key=RAW_EVENT_KEY)
     indexed = [row for row in rows if row["distinct_id"] is not None]
     cql.delete(indexed, table=Table.USER_EVENTS, key=USER_EVENT_KEY)

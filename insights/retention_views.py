@@ -7,7 +7,7 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from .deletion_views import _MasterKeyView
+from .master_key_views import MasterKeyView
 from .retention import queue_apply
 
 MAX_RETENTION_DAYS = 36_500
@@ -21,7 +21,7 @@ class RetentionRequest(serializers.Serializer):
     )
 
 
-class RetentionView(_MasterKeyView):
+class RetentionView(MasterKeyView):
     """The project's retention; a change rewrites what is stored (in the background)."""
 
     @extend_schema(responses={200: dict})

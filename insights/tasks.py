@@ -16,6 +16,20 @@ from .models import JobRun
 
 logger = logging.getLogger(__name__)
 
+# The Spark jobs of the aggregation queue besides the aggregation itself: bound (for
+# retries), retried 3 times, within the aggregation's time limit.
+ENGINE_JOB: dict = {
+    "bind": True,
+    "max_retries": 3,
+    "soft_time_limit": settings.AGGREGATION_TIME_LIMIT_SECONDS,
+    "time_limit": settings.AGGREGATION_TIME_LIMIT_SECONDS + 30,
+}
+
+
+def _later(task: Task, exc: Exception) -> Exception:
+    """The retry of ``task`` with backoff (5 s doubling, at most 60 s) after ``exc``."""
+    return task.retry(exc=exc, countdown=min(60, 5 * 2**task.request.retries))
+
 
 @shared_task(
     bind=True,
@@ -41,7 +55,7 @@ def aggregate_events(self: Task, trigger: str = JobRun.Trigger.SCHEDULE) -> int 
         get_session().sparkContext.cancelAllJobs()
         raise
     except Exception as exc:
-        raise self.retry(exc=exc, countdown=min(60, 5 * 2**self.request.retries)) from exc
+        raise _later(self, exc) from exc
 
 
 @shared_task(name="insights.extract_events")
@@ -80,13 +94,7 @@ def refresh_dataset(dataset_id: int, attempts: int = 5) -> int:
     raise AssertionError("unreachable")
 
 
-@shared_task(
-    bind=True,
-    name="insights.export_events",
-    max_retries=3,
-    soft_time_limit=settings.AGGREGATION_TIME_LIMIT_SECONDS,
-    time_limit=settings.AGGREGATION_TIME_LIMIT_SECONDS + 30,
-)
+@shared_task(name="insights.export_events", **ENGINE_JOB)
 def export_events(self: Task, job_id: str) -> None:
     """Write the next chunk of export ``job_id`` and queue the one after (on the
     aggregation queue, so aggregation runs go on between chunks); retried with backoff,
@@ -96,18 +104,12 @@ def export_events(self: Task, job_id: str) -> None:
     try:
         more = run_chunk(job_id)
     except Exception as exc:
-        raise self.retry(exc=exc, countdown=min(60, 5 * 2**self.request.retries)) from exc
+        raise _later(self, exc) from exc
     if more:
         queue_chunk(job_id)
 
 
-@shared_task(
-    bind=True,
-    name="insights.apply_retention",
-    max_retries=3,
-    soft_time_limit=settings.AGGREGATION_TIME_LIMIT_SECONDS,
-    time_limit=settings.AGGREGATION_TIME_LIMIT_SECONDS + 30,
-)
+@shared_task(name="insights.apply_retention", **ENGINE_JOB)
 def apply_retention_task(self: Task, project_id: str) -> int:
     """Rewrite a project's stored raw events for its changed retention (retried with
     backoff while the aggregation lease is busy or a service is down)."""
@@ -116,4 +118,4 @@ def apply_retention_task(self: Task, project_id: str) -> int:
     try:
         return apply_retention(project_id)
     except Exception as exc:
-        raise self.retry(exc=exc, countdown=min(60, 5 * 2**self.request.retries)) from exc
+        raise _later(self, exc) from exc
