@@ -33,13 +33,15 @@ class ProjectAdmin(admin.ModelAdmin):
     inlines = [ApiKeyInline]
 
     def save_model(self, request: HttpRequest, obj: Project, form: Any, change: bool) -> None:
-        """Save; a changed raw retention queues the rewrite of what is stored (by name:
-        the task lives in insights)."""
+        """Save; a changed raw retention queues the rewrite of what is stored, a changed
+        rollup retention the purge (by name: the tasks live in insights)."""
         super().save_model(request, obj, form, change)
-        if change and "raw_retention_days" in form.changed_data:
-            current_app.send_task(
-                "insights.apply_retention", args=(obj.pk,), queue=settings.AGGREGATION_QUEUE
-            )
+        for field, task in (
+            ("raw_retention_days", "insights.apply_retention"),
+            ("rollup_retention_days", "insights.purge_rollups"),
+        ):
+            if change and field in form.changed_data:
+                current_app.send_task(task, args=(obj.pk,), queue=settings.AGGREGATION_QUEUE)
 
 
 @admin.register(ApiKey)

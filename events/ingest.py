@@ -31,6 +31,8 @@ class IngestResult:
 
     accepted: list[Envelope] = field(default_factory=list)
     encoded: list[stream.Encoded] = field(default_factory=list)  # one per ``accepted``
+    indexes: list[int | None] = field(default_factory=list)  # each accepted event's batch index
+    sizes: list[int] = field(default_factory=list)  # each accepted event's ``stored_size``
     errors: list[EventError] = field(default_factory=list)
     too_large: list[bool] = field(default_factory=list)
     stored_bytes: int = 0  # sum of ``stored_size`` over ``accepted``, measured once
@@ -43,6 +45,8 @@ class IngestResult:
         """Add ``other``'s events and errors to this result (a Keen multi-collection batch)."""
         self.accepted += other.accepted
         self.encoded += other.encoded
+        self.indexes += other.indexes
+        self.sizes += other.sizes
         self.errors += other.errors
         self.too_large += other.too_large
         self.stored_bytes += other.stored_bytes
@@ -90,6 +94,8 @@ def normalize_each(
             continue
         result.accepted.append(envelope)
         result.encoded.append(encoded)
+        result.indexes.append(index)
+        result.sizes.append(size)
         result.stored_bytes += size
     return result
 

@@ -20,7 +20,13 @@ class Project(models.Model):
         null=True,
         blank=True,
         help_text="days raw events are kept (from their timestamp); empty: forever. "
-        "Rollups are kept either way.",
+        "Rollups are kept unless rollup_retention_days is set.",
+    )
+    rollup_retention_days = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="days rollups are kept (a bucket goes once its end is this old, purged "
+        "daily); empty: forever",
     )
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -10,7 +10,7 @@ from typing import Protocol
 from django.db import transaction
 from redis.exceptions import RedisError
 
-from . import stream
+from . import stream, suppression
 from .envelope import Envelope, RequestEventIds
 from .errors import AddressLockedOut, EventsTooLarge, NoValidEvents, RateLimitExceeded
 from .ingest import IngestResult, append, normalize_each
@@ -84,7 +84,8 @@ def events_ingest(
     key's ``INGEST_RATE_LIMIT``; ``NoValidEvents`` when no event was valid and
     ``refuse_if_none_valid`` (Keen's batch reports each event instead). A locked-out
     address gets ``AddressLockedOut`` rather than any other refusal, so it never
-    learns that its key is valid.
+    learns that its key is valid. A suppressed user's events are refused like invalid
+    ones, each with its error (:mod:`events.suppression`).
     """
     size = sum(len(group.items) for group in groups)
     if indexed and size > limits.max_batch_events:
@@ -97,6 +98,7 @@ def events_ingest(
         _normalize(group, key=key, ids=ids, received_at=received_at, limits=limits, indexed=indexed)
         for group in groups
     ]
+    suppression.drop_suppressed(results, project_id=str(key.project_id))
     combined = IngestResult()
     for result in results:
         combined.merge(result)

@@ -7,6 +7,7 @@ from django.contrib import admin
 from django.http import HttpRequest
 from django.utils.html import format_html_join
 
+from .deletions import sync_suppressed
 from .exports import files as export_files
 from .models import Deletion, ExportJob, ExtractionJob, JobRun, KafkaOffset, SavedQuery
 
@@ -96,7 +97,12 @@ class DeletionAdmin(admin.ModelAdmin):
 
     @admin.action(description="Lift the suppression (accept these users' new events again)")
     def lift_suppression(self, request: HttpRequest, queryset: Any) -> None:
+        projects = {
+            str(p) for p in queryset.filter(suppress=True).values_list("project_id", flat=True)
+        }
         lifted = queryset.filter(suppress=True).update(suppress=False)
+        for project_id in projects:
+            sync_suppressed(project_id)
         self.message_user(request, f"{lifted} suppression(s) lifted")
 
     search_fields = ("project__id", "requested_by", "name")

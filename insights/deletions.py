@@ -9,7 +9,8 @@ deletion interrupted mid-way is finished before any batch can change its rows) a
 A user's deletion also becomes a ``DeletionRule`` for every aggregation batch that
 starts after it was asked (for ``DELETION_RULE_DAYS``): the user's events received
 before the request that were still on their way are dropped, their ids kept as
-tombstones, so neither they nor a later replay bring the user back.
+tombstones, so neither they nor a later replay bring the user back. A suppressing
+deletion of whole users is also refused at the door (``sync_suppressed``).
 """
 
 from __future__ import annotations
@@ -24,7 +25,9 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from redis.exceptions import RedisError
 
+from events import suppression
 from events.models import Project
 
 from .cache import bump_generations
@@ -67,8 +70,32 @@ def request_user_deletion(
         suppress=suppress,
         requested_by=requested_by,
     )
+    if suppress:
+        transaction.on_commit(lambda: sync_suppressed(str(project.pk)))
     _queue_run()
     return deletion
+
+
+def sync_suppressed(project_id: str) -> None:
+    """Make the door's suppressed set of the project (:mod:`events.suppression`) equal
+    to its suppressing deletions of whole users (no event name or timeframe: narrower
+    ones act at aggregation only). An unreachable Redis is logged: aggregation still
+    drops the users' events."""
+    whole_users = Deletion.objects.filter(
+        project_id=project_id,
+        kind=Deletion.Kind.USERS,
+        suppress=True,
+        name="",
+        start__isnull=True,
+        end__isnull=True,
+    )
+    distinct_ids = {distinct_id for d in whole_users for distinct_id in d.distinct_ids}
+    try:
+        suppression.replace(project_id, distinct_ids)
+    except RedisError as exc:
+        logger.warning(
+            "suppressed set of %s not updated (aggregation drops them): %s", project_id, exc
+        )
 
 
 def request_event_deletion(

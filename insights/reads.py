@@ -18,6 +18,7 @@ from spark.schema import Granularity
 from . import store
 from .errors import QueryError
 from .retention import check_raw_window
+from .rollup_retention import check_buckets, retention_days
 from .timeframes import Timeframe, floor, shift
 
 _T = TypeVar("_T")
@@ -33,6 +34,13 @@ class Reads:
         self.events_scanned = 0  # raw-event rows read
         self.rollup_rows_read = 0
         self.bucket_users_read = 0  # distinct ids read from bucket_users
+        self._rollup_days: tuple[int | None] | None = None
+
+    def _check_rollups(self, granularity: str, first: dt.datetime) -> None:
+        """QueryError when the read needs buckets the rollup retention may have purged."""
+        if self._rollup_days is None:
+            self._rollup_days = (retention_days(self.project_id),)
+        check_buckets(self._rollup_days[0], granularity=granularity, first=first)
 
     def _once(self, key: tuple, read: Callable[[], _T]) -> _T:
         if key not in self._done:
@@ -44,6 +52,7 @@ class Reads:
         self, *, name: str, metric: str, granularity: str, start: dt.datetime, end: dt.datetime
     ) -> dict[dt.datetime, dict]:
         """``store.rollup_rows`` of every category together (``all``)."""
+        self._check_rollups(granularity, start)
 
         def read() -> dict[dt.datetime, dict]:
             rows = store.rollup_rows(
@@ -61,6 +70,8 @@ class Reads:
 
     def bucket_users(self, *, name: str, granularity: str, buckets: list[dt.datetime]) -> set[str]:
         """``store.bucket_users``: the distinct ids of any of ``buckets`` (do not mutate)."""
+        if buckets:
+            self._check_rollups(granularity, min(buckets))
 
         def read() -> set[str]:
             users = store.bucket_users(

@@ -71,6 +71,17 @@ def queue_apply(project_id: str) -> None:
         logger.exception("could not queue the retention rewrite of project %s", project_id)
 
 
+def queue_purge(project_id: str) -> None:
+    """Queue the purge of a project whose rollup retention changed
+    (``insights.rollup_retention``)."""
+    from .tasks import purge_rollups
+
+    try:
+        purge_rollups.apply_async(args=(project_id,), queue=settings.AGGREGATION_QUEUE)
+    except Exception:
+        logger.exception("could not queue the rollup purge of project %s", project_id)
+
+
 def apply_retention(project_id: str, *, wait_seconds: float = 600) -> int:
     """Rewrite the project's stored raw events for its current retention, under the
     aggregation lease; return the raw events kept (rewritten)."""

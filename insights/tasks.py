@@ -119,3 +119,17 @@ def apply_retention_task(self: Task, project_id: str) -> int:
         return apply_retention(project_id)
     except Exception as exc:
         raise _later(self, exc) from exc
+
+
+@shared_task(name="insights.purge_rollups", **ENGINE_JOB)
+def purge_rollups(self: Task, project_id: str | None = None) -> int:
+    """Remove rollup buckets beyond the rollup retention of ``project_id`` (None: of
+    every project that sets one: the daily beat task); return the rollup rows removed.
+    Retried with backoff while the aggregation lease is busy or a service is down."""
+    from .rollup_retention import purge, purge_all
+
+    try:
+        done = purge_all().values() if project_id is None else [purge(project_id)]
+    except Exception as exc:
+        raise _later(self, exc) from exc
+    return sum(purged.rollup_rows for purged in done)
