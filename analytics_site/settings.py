@@ -387,6 +387,9 @@ DELETION_MAX_USERS = env.int("DELETION_MAX_USERS", default=1000)
 DELETION_MAX_DAYS = env.int("DELETION_MAX_DAYS", default=3660)
 DELETION_MAX_ATTEMPTS = env.int("DELETION_MAX_ATTEMPTS", default=3)
 DELETION_RULE_DAYS = env.int("DELETION_RULE_DAYS", default=30)
+# A users' deletion touching at least this many raw-event partitions (an event name's
+# UTC day) runs as a Spark job (spark.deletion_job); fewer, on the worker's driver.
+DELETION_SPARK_PARTITIONS = env.int("DELETION_SPARK_PARTITIONS", default=64)
 # Exports (insights.exports): written under EXPORTS_DIR/<id> by the API, in chunks of
 # EXPORT_CHUNK_PARTITIONS raw-event partitions (an event name's UTC day) per Spark job.
 EXPORTS_DIR = Path(env.str("EXPORTS_DIR", default=str(BASE_DIR / "var" / "exports")))

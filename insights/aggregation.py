@@ -116,7 +116,9 @@ def run_aggregation(
                 progress=progress,
                 lease=lease,
             )
-        deletions.redo_unfinished(store=_driver_store(lease), progress=progress)
+        deletions.redo_unfinished(
+            store=_driver_store(lease), progress=progress, job_group=lease.job_group
+        )
         from_ms = None if replay_from_time is None else int(replay_from_time.timestamp() * 1000)
         offsets = plan_range(
             bootstrap=list(settings.KAFKA_BOOTSTRAP_SERVERS),
@@ -129,7 +131,9 @@ def run_aggregation(
         run = _run_batch_reconnecting(
             offsets=offsets, batch_id=None, trigger=trigger, progress=progress, lease=lease
         )
-        deletions.run_requested(store=_driver_store(lease), progress=progress)
+        deletions.run_requested(
+            store=_driver_store(lease), progress=progress, job_group=lease.job_group
+        )
         _prune_empty_runs()
         return run
 

@@ -36,7 +36,7 @@ from .models import Deletion, DeletionPartition, JobRun
 from .raw_answers import event_view, matches
 
 if TYPE_CHECKING:
-    from spark.deletion import DeletionRule, RawPartition
+    from spark.deletion import DeletionRule, RawPartition, UserTargets
     from spark.driver_batch import CqlStore, Row
 
 logger = logging.getLogger(__name__)
@@ -199,7 +199,7 @@ def rules_for_batch(started_at: dt.datetime) -> list[DeletionRule]:
     ]
 
 
-def redo_unfinished(*, store: CqlStore, progress: Progress) -> None:
+def redo_unfinished(*, store: CqlStore, progress: Progress, job_group: str | None = None) -> None:
     """Finish every deletion an earlier run left running or failed (attempts left)."""
     unfinished = Deletion.objects.filter(
         status__in=[Deletion.Status.RUNNING, Deletion.Status.FAILED],
@@ -207,26 +207,29 @@ def redo_unfinished(*, store: CqlStore, progress: Progress) -> None:
     ).order_by("id")
     for deletion in unfinished:
         progress(f"redoing deletion {deletion.pk} (attempt {deletion.attempts + 1})")
-        run_deletion(deletion, store=store, progress=progress)
+        run_deletion(deletion, store=store, progress=progress, job_group=job_group)
 
 
-def run_requested(*, store: CqlStore, progress: Progress) -> None:
+def run_requested(*, store: CqlStore, progress: Progress, job_group: str | None = None) -> None:
     """Run every pending deletion, oldest first."""
     for deletion in Deletion.objects.filter(status=Deletion.Status.PENDING).order_by("id"):
-        run_deletion(deletion, store=store, progress=progress)
+        run_deletion(deletion, store=store, progress=progress, job_group=job_group)
 
 
-def run_deletion(deletion: Deletion, *, store: CqlStore, progress: Progress) -> None:
+def run_deletion(
+    deletion: Deletion, *, store: CqlStore, progress: Progress, job_group: str | None = None
+) -> None:
     """Delete what ``deletion`` asks for and correct the rollups (``spark.deletion``); it
-    must run under the aggregation lease, whose guard ``store`` writes with. Re-raises
-    a failure after recording it."""
+    must run under the aggregation lease, whose guard ``store`` writes with (and whose
+    ``job_group`` a Spark deletion's jobs join, so losing the lease cancels them).
+    Re-raises a failure after recording it."""
     deletion.status = Deletion.Status.RUNNING
     deletion.attempts += 1
     deletion.started_at = timezone.now()
     deletion.error = ""
     deletion.save()
     try:
-        _delete(deletion, store=store, progress=progress)
+        _delete(deletion, store=store, progress=progress, job_group=job_group)
     except BaseException as exc:
         deletion.status = Deletion.Status.FAILED
         deletion.error = f"{type(exc).__name__}: {exc}"[:10_000]
@@ -238,35 +241,17 @@ def run_deletion(deletion: Deletion, *, store: CqlStore, progress: Progress) -> 
     progress(f"deletion {deletion.pk}: {deletion.events_deleted} events removed")
 
 
-def _delete(deletion: Deletion, *, store: CqlStore, progress: Progress) -> None:
-    from spark.deletion import apply_plan, plan_partition, rederive_months
+def _delete(
+    deletion: Deletion, *, store: CqlStore, progress: Progress, job_group: str | None
+) -> None:
+    from spark.deletion import UserTargets, rederive_months
 
     partitions, is_target = _targets(deletion, store)
-    done = {(p.name, p.day) for p in deletion.partitions.filter(done=True)}
     progress(f"deletion {deletion.pk}: {len(partitions)} raw-event partitions to read")
-    for partition in partitions:
-        _project_id, name, day = partition
-        day = _as_date(day)
-        if (name, day) in done:
-            continue
-        plan = plan_partition(store, partition, is_target=is_target, batch_id=deletion.batch_id)
-        record = deletion.partitions.filter(name=name, day=day).first()
-        if plan is not None:
-            if record is None:  # the first attempt here: its counts are the whole partition's
-                record = DeletionPartition.objects.create(
-                    deletion=deletion,
-                    name=name,
-                    day=day,
-                    day_partitions=sorted(plan.day_partitions),
-                    month_keys=[
-                        [p, n, m, month.isoformat(), c] for p, n, m, month, c in plan.month_keys
-                    ],
-                    **plan.counts(),
-                )
-            apply_plan(store, plan)
-        if record is not None:
-            record.done = True
-            record.save(update_fields=["done"])
+    if isinstance(is_target, UserTargets) and len(partitions) >= settings.DELETION_SPARK_PARTITIONS:
+        _delete_on_spark(deletion, partitions, is_target, store=store, job_group=job_group)
+    else:
+        _delete_on_driver(deletion, partitions, is_target, store=store)
     records = list(deletion.partitions.all())
     if records:
         rederive_months(
@@ -279,6 +264,94 @@ def _delete(deletion: Deletion, *, store: CqlStore, progress: Progress) -> None:
             ],
         )
         _after_change(str(deletion.project_id), records)
+
+
+def _record(deletion: Deletion, name: str, day: dt.date, plan: dict[str, Any]) -> DeletionPartition:
+    """The outcome of a partition's first attempt, recorded before its first write: its
+    counts are the whole partition's, whatever a redo finds left."""
+    return DeletionPartition.objects.create(
+        deletion=deletion,
+        name=name,
+        day=day,
+        day_partitions=sorted(plan["day_partitions"]),
+        month_keys=[[p, n, m, month.isoformat(), c] for p, n, m, month, c in plan["month_keys"]],
+        **plan["counts"],
+    )
+
+
+def _delete_on_driver(
+    deletion: Deletion,
+    partitions: list[RawPartition],
+    is_target: Callable[[Row], bool],
+    *,
+    store: CqlStore,
+) -> None:
+    """One partition after another in this process (a small deletion, or a Keen one)."""
+    from spark.deletion import apply_plan, plan_partition
+
+    done = {(p.name, p.day) for p in deletion.partitions.filter(done=True)}
+    for partition in partitions:
+        _project_id, name, day = partition
+        day = _as_date(day)
+        if (name, day) in done:
+            continue
+        plan = plan_partition(store, partition, is_target=is_target, batch_id=deletion.batch_id)
+        record = deletion.partitions.filter(name=name, day=day).first()
+        if plan is not None:
+            if record is None:
+                summary = {
+                    "counts": plan.counts(),
+                    "day_partitions": plan.day_partitions,
+                    "month_keys": plan.month_keys,
+                }
+                record = _record(deletion, name, day, summary)
+            apply_plan(store, plan)
+        if record is not None:
+            record.done = True
+            record.save(update_fields=["done"])
+
+
+def _delete_on_spark(
+    deletion: Deletion,
+    partitions: list[RawPartition],
+    targets: UserTargets,
+    *,
+    store: CqlStore,
+    job_group: str | None,
+) -> None:
+    """A large users' deletion as a Spark job (``spark.deletion_job``): every partition
+    planned on the executors and recorded here, then all of them written."""
+    from spark import deletion_job
+
+    from .spark_runtime import get_session
+
+    session = get_session()
+    if job_group is not None:
+        session.sparkContext.setJobGroup(
+            job_group, f"deletion {deletion.pk}", interruptOnCancel=True
+        )
+    deletion_job.ship_package(session)
+    config = deletion_job.StoreConfig(
+        hosts=tuple(settings.CASSANDRA_HOSTS),
+        port=settings.CASSANDRA_PORT,
+        keyspace=store.keyspace,
+        consistency=store.consistency,
+        local_dc=settings.CASSANDRA_LOCAL_DC,
+        write_timestamp=store.guard(),
+    )
+    recorded = {(r.name, r.day): r for r in deletion.partitions.all()}
+    fresh = [p for p in partitions if (p[1], _as_date(p[2])) not in recorded]
+    batch_id = deletion.batch_id
+    planned = deletion_job.plan(session, fresh, targets=targets, config=config, batch_id=batch_id)
+    for (_project_id, name, day), summary in planned.items():
+        recorded[(name, _as_date(day))] = _record(deletion, name, _as_date(day), summary)
+    todo = [
+        p
+        for p in partitions
+        if (key := (p[1], _as_date(p[2]))) in recorded and not recorded[key].done
+    ]
+    deletion_job.apply(session, todo, targets=targets, config=config, batch_id=batch_id)
+    deletion.partitions.filter(done=False).update(done=True)
 
 
 def _as_date(day: Any) -> dt.date:
@@ -314,6 +387,8 @@ def _targets(
 ) -> tuple[list[RawPartition], Callable[[Row], bool]]:
     """The raw-event partitions holding ``deletion``'s events, and which of their events
     it deletes: none received after it was asked."""
+    from spark.deletion import UserTargets
+
     asked = _naive_utc(deletion.requested_at)
     start, end = _naive_utc(deletion.start), _naive_utc(deletion.end)
 
@@ -330,8 +405,8 @@ def _targets(
         for row in store.user_events(str(deletion.project_id), deletion.distinct_ids):
             if (not deletion.name or row["name"] == deletion.name) and in_time(row):
                 ids[(row["project_id"], row["name"], row["day"])].add(row["event_id"])
-        wanted = {event_id for found in ids.values() for event_id in found}
-        return sorted(ids), lambda row: row["event_id"] in wanted and received_in_time(row)
+        wanted = frozenset(event_id for found in ids.values() for event_id in found)
+        return sorted(ids), UserTargets(event_ids=wanted, received_before=asked)
 
     # An events deletion has a timeframe.
     assert start is not None

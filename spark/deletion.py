@@ -1,9 +1,10 @@
 """Deleting events exactly: the stored events go, and every rollup they touched is
 corrected as if they had never been counted.
 
-Pure Python over a Cassandra driver session (``spark.driver_batch.CqlStore``), run by
-the aggregation worker under the aggregation lease (``insights.deletions``), one
-raw-events partition (project, event name, UTC day) at a time. Per partition:
+Pure Python over a Cassandra driver session (``spark.driver_batch.CqlStore``), under
+the aggregation lease (``insights.deletions``), one raw-events partition (project,
+event name, UTC day) at a time: in the aggregation worker's process, or, for a large
+users' deletion, on Spark's executors (``spark.deletion_job``). Per partition:
 
 1. read its events and split them into the targets and the rest;
 2. read the stored hour and day rollups of the targets' buckets and correct them:
@@ -98,6 +99,21 @@ class DeletionRule:
             and (
                 received is None or self.received_before is None or received <= self.received_before
             )
+        )
+
+
+@dataclass(frozen=True)
+class UserTargets:
+    """The events a users' deletion removes: these ids, received at or before
+    ``received_before`` (naive UTC; None: whenever)."""
+
+    event_ids: frozenset[str]
+    received_before: dt.datetime | None
+
+    def __call__(self, row: Row) -> bool:
+        received = row.get("received_at")
+        return row["event_id"] in self.event_ids and (
+            received is None or self.received_before is None or received <= self.received_before
         )
 
 

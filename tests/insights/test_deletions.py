@@ -120,7 +120,22 @@ def _queued_runs(queue: str) -> int:
         client.close()
 
 
-def test_deleting_users_corrects_every_rollup_exactly(stored, aggregation_queue) -> None:
+@pytest.mark.parametrize("path", ["driver", "spark"])
+def test_deleting_users_corrects_every_rollup_exactly(
+    stored, aggregation_queue, settings, monkeypatch, path
+) -> None:
+    from spark import deletion_job
+
+    settings.DELETION_SPARK_PARTITIONS = 1 if path == "spark" else 10_000
+    applied: list[int] = []
+    real_apply = deletion_job.apply
+
+    def counted_apply(*args, **kwargs) -> int:
+        removed = real_apply(*args, **kwargs)
+        applied.append(removed)
+        return removed
+
+    monkeypatch.setattr(deletion_job, "apply", counted_apply)
     keys, events = stored
     project_id = keys["project_id"]
     api = master_client(keys)
@@ -135,6 +150,7 @@ def test_deleting_users_corrects_every_rollup_exactly(stored, aggregation_queue)
     remaining = [e for e in events if e["distinct_id"] not in DELETED]
     gone = len(events) - len(remaining)
     assert gone > 60
+    assert applied == ([gone] if path == "spark" else [])  # the executors removed them all
     assert_exactly(project_id, remaining)
     assert bucket_users_of(project_id) == set(USERS) - set(DELETED)
     shown = api.get(f"/api/v1/deletions/{deletion_id}").json()
@@ -255,6 +271,71 @@ def test_a_deletion_interrupted_mid_run_is_redone_exactly(
     remaining = [e for e in events if e["distinct_id"] not in DELETED] + newer
     assert_exactly(project_id, remaining)
     assert deletion.events_deleted == len(events) + len(newer) - len(remaining)
+
+
+def _indexed(project_id: str, users: list[str]) -> int:
+    session = connections["cassandra"].connection.session
+    keyspace = connections["cassandra"].settings_dict["NAME"]
+    return sum(
+        session.execute(
+            f"SELECT count(*) AS n FROM {keyspace}.user_events "
+            "WHERE project_id = %s AND distinct_id = %s",
+            (project_id, user),
+        ).one()["n"]
+        for user in users
+    )
+
+
+def test_a_spark_deletion_cancelled_mid_write_is_redone_exactly(
+    spark, topic_prefix, project_keys, aggregation_queue, settings
+) -> None:
+    """A users' deletion over 120 raw-event partitions runs as a Spark job; its jobs are
+    cancelled (what losing the lease does) once some partitions are written. The next
+    run redoes it: every rollup row and stored id is exact, with the full counts."""
+    import threading
+
+    settings.DELETION_SPARK_PARTITIONS = 1
+    project_id = project_keys["project_id"]
+    rng = random.Random(23)
+    events = [
+        {**e, "timestamp": START - dt.timedelta(seconds=rng.randint(1, 60 * 86_400))}
+        for e in generate(12_000, rng=rng)
+    ]
+    produce(topic_prefix, events, project_id)
+    assert run_aggregation().events_written == len(events)
+    targets = sum(e["distinct_id"] in DELETED for e in events)
+    assert _indexed(project_id, DELETED) == targets
+
+    call_command("delete_user", *DELETED, project=project_id)
+    seen: dict[str, int] = {}
+
+    def cancel_mid_way() -> None:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            left = _indexed(project_id, DELETED)
+            if left < targets:  # some partitions written, and (mostly) not all
+                spark.sparkContext.cancelAllJobs()
+                seen["left"] = left
+                return
+            time.sleep(0.02)
+
+    watcher = threading.Thread(target=cancel_mid_way)
+    watcher.start()
+    with pytest.raises(Exception, match="cancel"):
+        run_aggregation()
+    watcher.join()
+    time.sleep(2)  # writes already on the wire land
+    after = _indexed(project_id, DELETED)
+    print(f"\ntarget events indexed at the cancel: {seen['left']}, after it: {after}")
+    assert 0 < after <= seen["left"] < targets  # it hit the deletion mid-way
+    deletion = Deletion.objects.get(project_id=project_id)
+    assert deletion.status == Deletion.Status.FAILED
+
+    run_aggregation()
+    deletion.refresh_from_db()
+    assert (deletion.status, deletion.attempts) == (Deletion.Status.SUCCEEDED, 2)
+    assert deletion.events_deleted == targets
+    assert_exactly(project_id, [e for e in events if e["distinct_id"] not in DELETED])
 
 
 def test_bad_requests_name_the_field_and_a_read_key_is_refused(stored, settings) -> None:
