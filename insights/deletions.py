@@ -32,6 +32,7 @@ from events.models import Project
 
 from .cache import bump_generations
 from .datasets import on_aggregated as datasets_on_aggregated
+from .engine_queue import send
 from .models import Deletion, DeletionPartition, JobRun
 from .raw_answers import event_view, matches
 
@@ -126,19 +127,13 @@ def _queue_run() -> None:
     """Ask for an aggregation run once the request is committed; if the broker cannot
     take it now, the next scheduled run does the deletion."""
 
-    def send() -> None:
-        from .tasks import aggregate_events
-
-        try:
-            aggregate_events.apply_async(
-                kwargs={"trigger": JobRun.Trigger.MANUAL},
-                queue=settings.AGGREGATION_QUEUE,
-                retry=False,
-            )
-        except Exception:
-            logger.warning("could not queue an aggregation run; the schedule will run the deletion")
-
-    transaction.on_commit(send)
+    transaction.on_commit(
+        lambda: send(
+            "insights.aggregate_events",
+            trigger=JobRun.Trigger.MANUAL,
+            unsent="the schedule runs the deletion",
+        )
+    )
 
 
 def as_dict(deletion: Deletion) -> dict[str, Any]:

@@ -28,6 +28,7 @@ from events.models import Project
 from spark.schema import EVENTS_METRIC, Granularity, Table
 
 from . import store
+from .engine_queue import send
 from .models import EventCollection, ExportJob
 
 logger = logging.getLogger(__name__)
@@ -119,14 +120,8 @@ def resume(job: ExportJob) -> None:
 
 
 def queue_chunk(job_id: uuid.UUID | str) -> None:
-    from .tasks import export_events
-
-    try:
-        export_events.apply_async(
-            args=(str(job_id),), queue=settings.AGGREGATION_QUEUE, retry=False
-        )
-    except Exception:
-        logger.exception("could not queue export %s; resume it", job_id)
+    """Queue the export's next chunk."""
+    send("insights.export_events", str(job_id), unsent="resume the export")
 
 
 def plan(job: ExportJob) -> list[list[list[str]]]:

@@ -14,13 +14,13 @@ import datetime as dt
 import logging
 from typing import TYPE_CHECKING
 
-from django.conf import settings
 from django.utils import timezone
 
 from events.models import Project
 from spark.schema import RAW_EVENT_COLUMNS, RAW_EVENT_KEY, USER_EVENT_KEY, Table
 
 from . import store
+from .engine_queue import send
 from .errors import QueryError
 from .lease import exclusive_run
 from .models import EventCollection
@@ -63,23 +63,13 @@ def check_raw_window(project_id: str, start: dt.datetime) -> None:
 
 def queue_apply(project_id: str) -> None:
     """Queue ``apply_retention`` for a project whose retention changed."""
-    from .tasks import apply_retention_task
-
-    try:
-        apply_retention_task.apply_async(args=(project_id,), queue=settings.AGGREGATION_QUEUE)
-    except Exception:
-        logger.exception("could not queue the retention rewrite of project %s", project_id)
+    send("insights.apply_retention", project_id, unsent="save the retention again")
 
 
 def queue_purge(project_id: str) -> None:
     """Queue the purge of a project whose rollup retention changed
     (``insights.rollup_retention``)."""
-    from .tasks import purge_rollups
-
-    try:
-        purge_rollups.apply_async(args=(project_id,), queue=settings.AGGREGATION_QUEUE)
-    except Exception:
-        logger.exception("could not queue the rollup purge of project %s", project_id)
+    send("insights.purge_rollups", project_id, unsent="the daily purge does it")
 
 
 def apply_retention(project_id: str, *, wait_seconds: float = 600) -> int:

@@ -78,14 +78,19 @@ def refresh_saved_query(saved_query_id: int) -> None:
 def refresh_dataset(dataset_id: int, attempts: int = 5) -> int:
     """Recompute the buckets of a cached dataset that new events reached; a failure (a
     busy database, Cassandra away) is tried again in place, ``attempts`` times in all,
-    1, 2, 4, 8 s apart, then raised (a later aggregation run queues it again)."""
+    1, 2, 4, 8 s apart, then raised (a later aggregation run queues it again). A query
+    the store refuses (its timeframe reaches before a retention) is logged, not retried."""
     import time
 
     from .datasets import refresh
+    from .errors import QueryError
 
     for attempt in range(attempts):
         try:
             return refresh(dataset_id)
+        except QueryError as refused:
+            logger.warning("dataset %s cannot be refreshed: %s", dataset_id, refused)
+            return 0
         except Exception:
             if attempt == attempts - 1:
                 raise
