@@ -325,7 +325,6 @@ def _delete_on_spark(
         session.sparkContext.setJobGroup(
             job_group, f"deletion {deletion.pk}", interruptOnCancel=True
         )
-    deletion_job.ship_package(session)
     config = deletion_job.StoreConfig(
         hosts=tuple(settings.CASSANDRA_HOSTS),
         port=settings.CASSANDRA_PORT,

@@ -14,17 +14,13 @@ Two stages, so the caller can record each partition's plan before its first writ
 Each rollup row and ``bucket_users`` partition belongs to one raw-event partition (an
 hour or a day is within one UTC day), so partitions never write the same rows, and one
 timestamp for all of them is safe. The connector cannot delete rows, hence the driver
-sessions; the ``spark`` package is shipped to the executors (``ship_package``).
+sessions (the executors run the driver's Python, with its packages: ``spark.session``).
 """
 
 from __future__ import annotations
 
-import io
-import tempfile
-import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from pyspark.sql import SparkSession
@@ -32,8 +28,6 @@ from pyspark.sql import SparkSession
 from spark.deletion import RawPartition, UserTargets, apply_plan, plan_partition
 from spark.driver_batch import CqlStore
 
-PACKAGE = Path(__file__).resolve().parent
-_shipped: set[int] = set()  # ids of the SparkContexts the package was added to
 _stores: dict[StoreConfig, CqlStore] = {}  # one driver session per executor process
 
 
@@ -82,21 +76,6 @@ def _store(config: StoreConfig) -> CqlStore:
         consistency=stored.consistency,
         guard=lambda: stamp,
     )
-
-
-def ship_package(spark: SparkSession) -> None:
-    """Add this ``spark`` package to the session's executors, once per SparkContext."""
-    context = spark.sparkContext
-    if id(context) in _shipped:
-        return
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for path in sorted(PACKAGE.rglob("*.py")):
-            archive.write(path, Path("spark") / path.relative_to(PACKAGE))
-    zipped = Path(tempfile.mkdtemp(prefix="analytics-spark-")) / "spark.zip"
-    zipped.write_bytes(buffer.getvalue())
-    context.addPyFile(str(zipped))
-    _shipped.add(id(context))
 
 
 def _slices(spark: SparkSession, count: int) -> int:

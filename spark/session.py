@@ -103,6 +103,10 @@ def build_session(
         .config("spark.cassandra.output.batch.size.bytes", "8192")
         .config("spark.cassandra.output.concurrent.writes", "16")
     )
+    # The Python workers run this interpreter, with its packages (a deletion's tasks use
+    # the Cassandra driver), unless PYSPARK_PYTHON names another; PySpark reads it when
+    # the context starts.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     on_cluster = master.startswith("spark://")
     if on_cluster:
         builder = builder.config("spark.executor.memory", executor_memory).config(

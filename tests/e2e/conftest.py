@@ -57,11 +57,19 @@ def log_in(browser, base_url: str) -> None:
 
 
 def downloaded(directory: Path, *, timeout: float = 30) -> Path:
-    """The one finished download in ``directory`` (waits for Chromium to write it)."""
+    """The one finished download in ``directory`` (waits for Chromium to write it).
+
+    Chromium first creates an empty placeholder under the final name, writes to a
+    ``.crdownload`` file, then renames it over the placeholder: a download is finished
+    when no ``.crdownload`` is left and the file is not empty."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        done = [p for p in directory.iterdir() if not p.name.endswith(".crdownload")]
-        if done:
+        try:
+            files = {p: p.stat().st_size for p in directory.iterdir()}
+        except FileNotFoundError:  # renamed while listed
+            files = {}
+        done = [p for p, size in files.items() if not p.name.endswith(".crdownload") and size]
+        if done and len(done) == len(files):
             return done[0]
         time.sleep(0.2)
     raise AssertionError(f"no download in {directory} after {timeout}s")
