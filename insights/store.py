@@ -25,7 +25,19 @@ if TYPE_CHECKING:
 
 
 def _session() -> Session:
-    return connections["cassandra"].connection.session
+    connection = connections["cassandra"].connection
+    found = connection.session
+    if found is None:
+        # cqlengine's lazy connect marks a connection ready before its session exists:
+        # another thread of this process is still connecting. Wait for it on the
+        # connection's own lock (held while connecting), then ask again.
+        from cassandra.cqlengine import connection as cqlengine
+
+        with cqlengine.get_connection(name=connection.alias).lazy_connect_lock:
+            found = cqlengine.get_session(connection=connection.alias)
+    if found is None:
+        raise ConnectionError("the Cassandra session is not connected")
+    return found
 
 
 def session() -> Session:
