@@ -268,7 +268,7 @@ def _record(deletion: Deletion, name: str, day: dt.date, plan: dict[str, Any]) -
         deletion=deletion,
         name=name,
         day=day,
-        day_partitions=sorted(plan["day_partitions"]),
+        day_partitions=plan["day_partitions"],
         month_keys=[[p, n, m, month.isoformat(), c] for p, n, m, month, c in plan["month_keys"]],
         **plan["counts"],
     )
@@ -294,12 +294,7 @@ def _delete_on_driver(
         record = deletion.partitions.filter(name=name, day=day).first()
         if plan is not None:
             if record is None:
-                summary = {
-                    "counts": plan.counts(),
-                    "day_partitions": plan.day_partitions,
-                    "month_keys": plan.month_keys,
-                }
-                record = _record(deletion, name, day, summary)
+                record = _record(deletion, name, day, plan.summary())
             apply_plan(store, plan)
         if record is not None:
             record.done = True

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterator
+from functools import cached_property
 from typing import TypeVar, cast
 
 from django.conf import settings
@@ -34,13 +35,14 @@ class Reads:
         self.events_scanned = 0  # raw-event rows read
         self.rollup_rows_read = 0
         self.bucket_users_read = 0  # distinct ids read from bucket_users
-        self._rollup_days: tuple[int | None] | None = None
+
+    @cached_property
+    def _rollup_retention(self) -> int | None:
+        return retention_days(self.project_id)
 
     def _check_rollups(self, granularity: str, first: dt.datetime) -> None:
         """QueryError when the read needs buckets the rollup retention may have purged."""
-        if self._rollup_days is None:
-            self._rollup_days = (retention_days(self.project_id),)
-        check_buckets(self._rollup_days[0], granularity=granularity, first=first)
+        check_buckets(self._rollup_retention, granularity=granularity, first=first)
 
     def _once(self, key: tuple, read: Callable[[], _T]) -> _T:
         if key not in self._done:

@@ -29,6 +29,7 @@ from spark.schema import (
     ROLLUP_PARTITION_KEY,
     Granularity,
     Table,
+    period_strftime,
 )
 
 from . import store
@@ -117,13 +118,10 @@ def _partitions(project_id: str) -> list[tuple[str, str, str, str]]:
 
 
 def _period_bounds(granularity: str, period: str) -> tuple[dt.datetime, dt.datetime]:
-    unit = PERIOD_UNIT[Granularity(granularity)]
-    start = dt.datetime.strptime(period, "%Y-%m" if unit == "month" else "%Y")
-    if unit == "month":
-        end = (start + dt.timedelta(days=32)).replace(day=1)
-    else:
-        end = start.replace(year=start.year + 1)
-    return start, end
+    """[start, end) of a rollup partition's period (naive UTC)."""
+    start = dt.datetime.strptime(period, period_strftime(granularity))
+    end = shift(start.replace(tzinfo=dt.UTC), PERIOD_UNIT[Granularity(granularity)], 1)
+    return start, end.replace(tzinfo=None)
 
 
 def _purge(project_id: str, oldest: dt.datetime, lease: Lease) -> Purged:

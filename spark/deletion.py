@@ -39,6 +39,7 @@ import datetime as dt
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -184,6 +185,14 @@ class PartitionPlan:
     users_gone: list[Row]
     day_partitions: set[DayPartition] = field(default_factory=set)
     month_keys: set[MonthKey] = field(default_factory=set)
+
+    def summary(self) -> dict[str, Any]:
+        """What a partition's record keeps: ``counts``, ``day_partitions``, ``month_keys``."""
+        return {
+            "counts": self.counts(),
+            "day_partitions": sorted(self.day_partitions),
+            "month_keys": sorted(self.month_keys),
+        }
 
     def counts(self) -> dict[str, int]:
         return {

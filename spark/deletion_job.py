@@ -20,7 +20,7 @@ sessions (the executors run the driver's Python, with its packages: ``spark.sess
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from pyspark.sql import SparkSession
@@ -46,7 +46,7 @@ class StoreConfig:
 
 def _store(config: StoreConfig) -> CqlStore:
     """This process's store for ``config`` (a new session the first time)."""
-    key = StoreConfig(**{**config.__dict__, "write_timestamp": 0})
+    key = replace(config, write_timestamp=None)
     if key not in _stores:
         from cassandra.cluster import Cluster
         from cassandra.policies import DCAwareRoundRobinPolicy, TokenAwarePolicy
@@ -98,14 +98,7 @@ def plan(
         for partition in chunk:
             found = plan_partition(store, partition, is_target=targets, batch_id=batch_id)
             if found is not None:
-                yield (
-                    partition,
-                    {
-                        "counts": found.counts(),
-                        "day_partitions": sorted(found.day_partitions),
-                        "month_keys": sorted(found.month_keys),
-                    },
-                )
+                yield partition, found.summary()
 
     rdd = spark.sparkContext.parallelize(partitions, _slices(spark, len(partitions)))
     return dict(rdd.mapPartitions(planned).collect())
