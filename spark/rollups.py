@@ -182,6 +182,38 @@ def bucket_members(rows: DataFrame, stored_rollups: DataFrame) -> tuple[DataFram
     )
 
 
+# A bucket's stored users are read whole (one partition read) while they are at most
+# this many times the batch's members of that bucket, and member by member otherwise:
+# a row of a partition read costs Cassandra a small fraction of a point read.
+WHOLE_BUCKET_READ_RATIO = 8
+
+
+def by_read_cost(
+    maybe_seen: DataFrame, stored_rollups: DataFrame, *, ratio: float = WHOLE_BUCKET_READ_RATIO
+) -> tuple[DataFrame, DataFrame]:
+    """``maybe_seen`` (``bucket_members``' first part) split by how their bucket's
+    stored users are cheaper to read: (members of buckets read whole, members looked
+    up one by one).
+
+    A bucket's stored event rollup row counts the users stored in it (``uniques``), so
+    a bucket whose stored users are at most ``ratio`` times its members in this batch
+    is read whole; either way the users found are the same, only the cost differs.
+    """
+    wanted = maybe_seen.groupBy(*BUCKET_KEY).agg(F.count(F.lit(1)).alias("_members"))
+    stored = stored_rollups.where(F.col("metric") == F.lit(EVENTS_METRIC)).select(
+        *BUCKET_KEY, F.col("uniques").alias("_stored")
+    )
+    whole = (
+        wanted.join(stored, list(BUCKET_KEY))
+        .where(F.col("_stored") <= F.col("_members") * F.lit(ratio))
+        .select(*BUCKET_KEY)
+    )
+    return (
+        maybe_seen.join(whole, list(BUCKET_KEY), "left_semi"),
+        maybe_seen.join(whole, list(BUCKET_KEY), "left_anti"),
+    )
+
+
 def merge_rollups(delta: DataFrame, current: DataFrame, *, batch_id: int) -> DataFrame:
     """The rows to write: ``current`` plus ``delta``, stamped with ``batch_id``.
 

@@ -10,7 +10,8 @@ with a ``batch_id``. It:
 5. reads the stored rollups of their buckets (once: for this step and the next), looks
    their users up in ``bucket_users`` (per hour and day bucket) to find the users new
    to each bucket, and writes those; in a bucket with no stored rollup row every user
-   is new, and is not looked up (``spark.rollups.bucket_members``);
+   is new, and is not looked up (``spark.rollups.bucket_members``), and a bucket with
+   few stored users is read whole (``spark.rollups.by_read_cost``);
 6. adds the new events' counts, new users and property stats to the stored rollups.
 
 Everything written carries the ``batch_id``, and anything already stamped with the
@@ -64,14 +65,17 @@ from spark.io import (
 from spark.offsets import OffsetRange, plan_range
 from spark.retention import TTL_COLUMN, with_ttl, with_ttl_rows
 from spark.rollups import (
+    WHOLE_BUCKET_READ_RATIO,
     DayPartition,
     bucket_members,
+    by_read_cost,
     event_deltas,
     members,
     merge_rollups,
     with_uniques,
 )
 from spark.schema import (
+    BUCKET_KEY,
     BUCKET_USER_KEY,
     EVENT_ID_COLUMNS,
     EVENT_KEY,
@@ -127,6 +131,7 @@ class _Store:
     keyspace: str
     batch_id: int
     guard: WriteGuard
+    whole_bucket_read_ratio: float
 
     def unseen(self, rows: DataFrame, *, table: str, key: tuple[str, ...]) -> DataFrame:
         """The rows whose ``key`` no other batch stored in ``table`` (kept)."""
@@ -134,6 +139,23 @@ class _Store:
         seen = lookup(self.spark, keys, keyspace=self.keyspace, table=table)
         seen = seen.select(*key, "batch_id")
         return _keep(not_seen(rows, seen, key=key, batch_id=self.batch_id))
+
+    def unseen_members(self, maybe_seen: DataFrame, current: DataFrame) -> DataFrame:
+        """The ``maybe_seen`` members no other batch stored in ``bucket_users`` (kept):
+        a bucket with few stored users is read whole, the others member by member
+        (``spark.rollups.by_read_cost``)."""
+        whole, one_by_one = by_read_cost(maybe_seen, current, ratio=self.whole_bucket_read_ratio)
+        buckets = whole.select(*BUCKET_KEY).distinct()
+        stored = lookup(self.spark, buckets, keyspace=self.keyspace, table=Table.BUCKET_USERS)
+        seen = stored.select(*BUCKET_USER_KEY, "batch_id").unionByName(
+            lookup(
+                self.spark,
+                one_by_one.select(*BUCKET_USER_KEY),
+                keyspace=self.keyspace,
+                table=Table.BUCKET_USERS,
+            ).select(*BUCKET_USER_KEY, "batch_id")
+        )
+        return _keep(not_seen(maybe_seen, seen, key=BUCKET_USER_KEY, batch_id=self.batch_id))
 
     def current_rollups(self, delta: DataFrame) -> DataFrame:
         """The stored rollup rows of the keys of ``delta``."""
@@ -168,6 +190,7 @@ def run(
     cql: driver_batch.CqlStore | None = None,
     deletion_rules: Sequence[DeletionRule] = (),
     raw_retention: Mapping[str, int] | None = None,
+    whole_bucket_read_ratio: float = WHOLE_BUCKET_READ_RATIO,
 ) -> AggregationResult:
     """Aggregate the records of ``offsets`` as batch ``batch_id``; see the module docstring.
 
@@ -179,6 +202,7 @@ def run(
     on their way) are stored as tombstones in ``event_ids`` only, counted as ``deleted``.
     ``raw_retention`` (project_id -> days) gives raw copies their TTL
     (``spark.retention``); an event already beyond it is counted but not stored raw.
+    ``whole_bucket_read_ratio`` is ``spark.rollups.by_read_cost``'s ratio (Spark path).
     """
     raw_retention = raw_retention or {}
     result = AggregationResult(records_read=offsets.records)
@@ -186,7 +210,13 @@ def run(
         progress("no new records")
         return result
     assert spark is not None, "a run with records needs a SparkSession"
-    store = _Store(spark=spark, keyspace=keyspace, batch_id=batch_id, guard=guard)
+    store = _Store(
+        spark=spark,
+        keyspace=keyspace,
+        batch_id=batch_id,
+        guard=guard,
+        whole_bucket_read_ratio=whole_bucket_read_ratio,
+    )
 
     progress(f"reading {result.records_read} records")
     small = fetch_if_small(
@@ -244,9 +274,7 @@ def run(
     deltas = _keep(event_deltas(new))
     current = _keep(store.current_rollups(deltas))  # read once: for the users and the merge
     maybe_seen, new_in_new_buckets = bucket_members(_keep(members(new)), current)
-    new_members = new_in_new_buckets.unionByName(
-        store.unseen(maybe_seen, table=Table.BUCKET_USERS, key=BUCKET_USER_KEY)
-    )
+    new_members = new_in_new_buckets.unionByName(store.unseen_members(maybe_seen, current))
     store.write(stamped(new_members, batch_id=batch_id), table=Table.BUCKET_USERS)
 
     delta = with_uniques(deltas, new_members)

@@ -53,7 +53,13 @@ def _offsets() -> dict[str, dict[str, int]]:
 
 
 def _run(
-    spark: SparkSession, path: str, offsets: OffsetRange, batch: int, stop_at: int | None = None
+    spark: SparkSession,
+    path: str,
+    offsets: OffsetRange,
+    batch: int,
+    stop_at: int | None = None,
+    *,
+    whole_bucket_read_ratio: float,
 ) -> aggregate.AggregationResult:
     guard = _guard(stop_at)
     cql = None
@@ -73,6 +79,7 @@ def _run(
         dlq_topic=dlq_topic(),
         guard=guard,
         cql=cql,
+        whole_bucket_read_ratio=whole_bucket_read_ratio,
     )
     assert result.path == path
     if cql is not None:
@@ -102,8 +109,11 @@ def _rows(table: str, project: str, path: str) -> list[tuple]:
     return sorted(rows)
 
 
+@pytest.mark.parametrize(
+    "whole_bucket_read_ratio", [0, 1e9], ids=["users-read-one-by-one", "buckets-read-whole"]
+)
 def test_the_driver_path_and_the_spark_path_write_the_same_rows(
-    spark: SparkSession, topic_prefix: str
+    spark: SparkSession, topic_prefix: str, whole_bucket_read_ratio: float
 ) -> None:
     rng = random.Random(41)
     projects = {"spark": uuid.uuid4().hex, "driver": uuid.uuid4().hex}
@@ -124,16 +134,19 @@ def test_the_driver_path_and_the_spark_path_write_the_same_rows(
             produce(topic_prefix, events, project, extra=[b"not json"])
             ranges[path].append(OffsetRange(start=before, end=_offsets()))
 
+    ratio = whole_bucket_read_ratio
     for path in projects:
-        first_run = _run(spark, path, ranges[path][0], 1)
+        first_run = _run(spark, path, ranges[path][0], 1, whole_bucket_read_ratio=ratio)
         assert (first_run.events_written, first_run.duplicates, first_run.invalid) == (300, 30, 1)
-        second = _run(spark, path, ranges[path][1], 2)
+        second = _run(spark, path, ranges[path][1], 2, whole_bucket_read_ratio=ratio)
         assert (second.events_written, second.duplicates) == (80, 20)
-        again = _run(spark, path, ranges[path][1], 2)  # the same batch rerun
+        again = _run(
+            spark, path, ranges[path][1], 2, whole_bucket_read_ratio=ratio
+        )  # the same batch rerun
         assert again.events_written == 80
         with pytest.raises(Interrupted):  # stops before the bucket-users write
-            _run(spark, path, ranges[path][2], 3, stop_at=4)
-        redone = _run(spark, path, ranges[path][2], 3)
+            _run(spark, path, ranges[path][2], 3, stop_at=4, whole_bucket_read_ratio=ratio)
+        redone = _run(spark, path, ranges[path][2], 3, whole_bucket_read_ratio=ratio)
         assert redone.events_written == 120
 
     everything = first + late + third

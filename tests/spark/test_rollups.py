@@ -12,6 +12,7 @@ from pyspark.sql import DataFrame, SparkSession
 from spark import exact
 from spark.rollups import (
     bucket_members,
+    by_read_cost,
     delta_rollups,
     event_deltas,
     members,
@@ -196,6 +197,48 @@ def test_only_members_of_buckets_with_a_stored_event_row_need_a_lookup(
         ("day", day, "web", "u1"),
         ("day", day, "web", "u2"),
     }
+
+
+def test_buckets_with_few_stored_users_are_read_whole_the_others_user_by_user(
+    spark: SparkSession,
+) -> None:
+    h10, h11 = dt.datetime(2026, 11, 26, 10), dt.datetime(2026, 11, 26, 11)
+    events = events_df(
+        spark,
+        [envelope(str(n), "2026-11-26T10:05:00Z", distinct_id=f"u{n}") for n in range(3)]
+        + [envelope("9", "2026-11-26T11:05:00Z", distinct_id="u9")],
+    )
+    no_stats = (None, None, None)
+    hour = ("p1", "purchase", "events", "hour", "2026-11")
+    amount = ("p1", "purchase", "property:amount", "hour", "2026-11")
+    stored = spark.createDataFrame(
+        [
+            (*hour, h10, "web", 30, 24, *no_stats, *no_stats, 4),  # 24 stored, 3 members
+            (*hour, h11, "web", 50, 9, *no_stats, *no_stats, 4),  # 9 stored, 1 member
+            (*hour, h10, "all", 30, 25, *no_stats, *no_stats, 4),  # 25 stored, 3 members
+            # a property row's empty uniques says nothing about users
+            (*amount, h11, "all", 1, None, "1", "1", "1", *no_stats, 4),
+        ],
+        CURRENT_SCHEMA,
+    )
+    hourly = members(events, ("hour",))
+
+    def buckets(df: DataFrame) -> dict:
+        found: dict = {}
+        for r in df.collect():
+            found.setdefault((r.bucket, r.category), set()).add(r.distinct_id)
+        return found
+
+    whole, one_by_one = by_read_cost(hourly, stored, ratio=8)
+    assert buckets(whole) == {(h10, "web"): {"u0", "u1", "u2"}}
+    assert buckets(one_by_one) == {
+        (h11, "web"): {"u9"},
+        (h10, "all"): {"u0", "u1", "u2"},
+        (h11, "all"): {"u9"},  # no event row: nothing says it is small
+    }
+    whole, one_by_one = by_read_cost(hourly, stored, ratio=0)
+    assert buckets(whole) == {}
+    assert buckets(one_by_one) == buckets(hourly)
 
 
 def test_event_deltas_are_the_rollups_with_no_users_yet(spark: SparkSession) -> None:
