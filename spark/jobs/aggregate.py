@@ -135,26 +135,24 @@ class _Store:
 
     def unseen(self, rows: DataFrame, *, table: str, key: tuple[str, ...]) -> DataFrame:
         """The rows whose ``key`` no other batch stored in ``table`` (kept)."""
-        keys = rows.select(*key)
-        seen = lookup(self.spark, keys, keyspace=self.keyspace, table=table)
-        seen = seen.select(*key, "batch_id")
+        seen = self.stored_batches(rows.select(*key), table=table, key=key)
         return _keep(not_seen(rows, seen, key=key, batch_id=self.batch_id))
+
+    def stored_batches(self, keys: DataFrame, *, table: str, key: tuple[str, ...]) -> DataFrame:
+        """``key`` and ``batch_id`` of the rows of ``table`` matching ``keys`` (a direct
+        join: ``keys`` holds the whole partition key, and may stop there)."""
+        stored = lookup(self.spark, keys, keyspace=self.keyspace, table=table)
+        return stored.select(*key, "batch_id")
 
     def unseen_members(self, maybe_seen: DataFrame, current: DataFrame) -> DataFrame:
         """The ``maybe_seen`` members no other batch stored in ``bucket_users`` (kept):
         a bucket with few stored users is read whole, the others member by member
         (``spark.rollups.by_read_cost``)."""
         whole, one_by_one = by_read_cost(maybe_seen, current, ratio=self.whole_bucket_read_ratio)
-        buckets = whole.select(*BUCKET_KEY).distinct()
-        stored = lookup(self.spark, buckets, keyspace=self.keyspace, table=Table.BUCKET_USERS)
-        seen = stored.select(*BUCKET_USER_KEY, "batch_id").unionByName(
-            lookup(
-                self.spark,
-                one_by_one.select(*BUCKET_USER_KEY),
-                keyspace=self.keyspace,
-                table=Table.BUCKET_USERS,
-            ).select(*BUCKET_USER_KEY, "batch_id")
-        )
+        table, key = Table.BUCKET_USERS, BUCKET_USER_KEY
+        seen = self.stored_batches(
+            whole.select(*BUCKET_KEY).distinct(), table=table, key=key
+        ).unionByName(self.stored_batches(one_by_one.select(*key), table=table, key=key))
         return _keep(not_seen(maybe_seen, seen, key=BUCKET_USER_KEY, batch_id=self.batch_id))
 
     def current_rollups(self, delta: DataFrame) -> DataFrame:

@@ -7,6 +7,7 @@ interrupted part-way and redone; every table must then hold the same rows for bo
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import random
 import uuid
 from collections.abc import Callable
@@ -134,19 +135,17 @@ def test_the_driver_path_and_the_spark_path_write_the_same_rows(
             produce(topic_prefix, events, project, extra=[b"not json"])
             ranges[path].append(OffsetRange(start=before, end=_offsets()))
 
-    ratio = whole_bucket_read_ratio
+    run = functools.partial(_run, whole_bucket_read_ratio=whole_bucket_read_ratio)
     for path in projects:
-        first_run = _run(spark, path, ranges[path][0], 1, whole_bucket_read_ratio=ratio)
+        first_run = run(spark, path, ranges[path][0], 1)
         assert (first_run.events_written, first_run.duplicates, first_run.invalid) == (300, 30, 1)
-        second = _run(spark, path, ranges[path][1], 2, whole_bucket_read_ratio=ratio)
+        second = run(spark, path, ranges[path][1], 2)
         assert (second.events_written, second.duplicates) == (80, 20)
-        again = _run(
-            spark, path, ranges[path][1], 2, whole_bucket_read_ratio=ratio
-        )  # the same batch rerun
+        again = run(spark, path, ranges[path][1], 2)  # the same batch rerun
         assert again.events_written == 80
         with pytest.raises(Interrupted):  # stops before the bucket-users write
-            _run(spark, path, ranges[path][2], 3, stop_at=4, whole_bucket_read_ratio=ratio)
-        redone = _run(spark, path, ranges[path][2], 3, whole_bucket_read_ratio=ratio)
+            run(spark, path, ranges[path][2], 3, stop_at=4)
+        redone = run(spark, path, ranges[path][2], 3)
         assert redone.events_written == 120
 
     everything = first + late + third
