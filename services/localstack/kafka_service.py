@@ -147,5 +147,12 @@ def _format_storage(storage_tool: list[str], properties: Path, cluster_id: str) 
 
 
 def random_cluster_id() -> str:
-    """A KRaft cluster id: 16 random bytes, URL-safe base64 without padding."""
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    """A KRaft cluster id: 16 random bytes, URL-safe base64 without padding.
+
+    Never starts with ``-`` (as Kafka's own ``Uuid.randomUuid``): the storage tool's
+    argument parser would read such an id as an option and refuse to format.
+    """
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
