@@ -139,16 +139,63 @@ def event_deltas(
     property_rows = (
         numbers.withColumn("metric", F.concat(F.lit(PROPERTY_PREFIX), F.col("path")))
         .groupBy(*group, "metric")
-        .agg(F.count("value").alias("count"), F.collect_list("value").alias("values"))
+        .agg(F.count("value").alias("count"), *_partial_stats(F.col("value")))
         .select(
             *group,
             "metric",
             "count",
             F.lit(None).alias("uniques"),
-            *_exact_stats(F.col("values"), F.col("values"), F.col("values")),
+            *_exact_stats(*_partials_and_rest()),
         )
     )
     return _typed(event_rows).unionByName(_typed(property_rows))
+
+
+# A number with at most this many digits on either side of the point (and no exponent)
+# is summed in the JVM, as a decimal(2 * _FAST_DIGITS, _FAST_DIGITS): exact, and with
+# 10 more digits of headroom its sum cannot overflow below 10**10 values. Any other
+# number goes to the Python UDF as it is.
+_FAST_DIGITS = 12
+_FAST_NUMBER = rf"^-?(0|[1-9][0-9]{{0,{_FAST_DIGITS - 1}}})(\.[0-9]{{1,{_FAST_DIGITS}}})?$"
+_FAST_TYPE = f"decimal({2 * _FAST_DIGITS},{_FAST_DIGITS})"
+
+
+def _partial_stats(value: Column) -> list[Column]:
+    """Aggregates of a group's number texts ``value``: the JVM's exact partial (sum,
+    min, max) of its short numbers (``_fast_sum`` as decimal text with as many decimals
+    as its most precise term, ``_fast_min``, ``_fast_max`` as one of their texts), and
+    ``_rest``, the other texts. ``_partials_and_rest`` hands both to the UDF, which
+    gives the same text it would give for every number one by one."""
+    fast = value.rlike(_FAST_NUMBER)
+    number = F.when(fast, value.cast(_FAST_TYPE))
+    decimals = F.when(value.contains("."), F.length(value) - F.instr(value, "."))
+    return [
+        F.sum(number).alias("_fast_sum"),
+        F.max(F.when(fast, F.coalesce(decimals, F.lit(0)))).alias("_fast_decimals"),
+        F.min_by(value, number).alias("_fast_min"),
+        F.max_by(value, number).alias("_fast_max"),
+        F.collect_list(F.when(~fast, value)).alias("_rest"),
+    ]
+
+
+def _partials_and_rest() -> tuple[Column, Column, Column]:
+    """(sums, mins, maxes) arrays for ``_exact_stats`` from ``_partial_stats``' columns."""
+    rest = F.col("_rest")
+    return (
+        F.concat(F.array(_decimal_text(F.col("_fast_sum"), F.col("_fast_decimals"))), rest),
+        F.concat(F.array(F.col("_fast_min")), rest),
+        F.concat(F.array(F.col("_fast_max")), rest),
+    )
+
+
+def _decimal_text(total: Column, decimals: Column) -> Column:
+    """``total`` (a sum of ``_FAST_TYPE``) as plain decimal text with ``decimals``
+    decimals (null for null): the decimal, exponent included, that Python's exact sum
+    of its terms gives. ``format_number`` prints every one of its digits (a cast to
+    string would print small values in E notation)."""
+    plain = F.regexp_replace(F.format_number(total, _FAST_DIGITS), ",", "")
+    cut = F.lit(_FAST_DIGITS) - decimals + F.when(decimals == 0, 1).otherwise(0)
+    return F.left(plain, F.length(plain) - cut)
 
 
 def with_uniques(deltas: DataFrame, new_members: DataFrame) -> DataFrame:

@@ -4,6 +4,8 @@ small DataFrames with exact expected outputs."""
 from __future__ import annotations
 
 import datetime as dt
+import random
+import re
 from decimal import Decimal
 from fractions import Fraction
 
@@ -351,6 +353,62 @@ def test_rollup_stats_are_exact_for_any_size_and_number_of_digits(spark: SparkSe
         Decimal("-1e308"),
         Decimal("1e308"),
     )
+
+
+# What the JVM sums: up to 12 digits on either side of the point, no exponent.
+SHORT = r"-?[0-9]{1,12}(\.[0-9]{1,12})?"
+
+
+def _mixed_number_texts(rng: random.Random, count: int) -> list[str]:
+    """Number texts as envelopes carry them: short ones the JVM sums (up to 12 digits
+    each side), and long, exponent, zero and negative-zero ones it hands to Python."""
+    makers = [
+        lambda: str(rng.randint(-(10**12) + 1, 10**12 - 1)),
+        lambda: f"{rng.randint(-999, 999)}.{rng.randint(0, 10 ** rng.randint(1, 12) - 1)}",
+        lambda: f"0.{'0' * rng.randint(0, 10)}{rng.randint(1, 9)}",
+        lambda: rng.choice(["0", "-0", "-0.0", "0.000000000000", "999999999999.999999999999"]),
+        lambda: str(rng.randint(10**12, 10**30)),
+        lambda: (
+            f"{rng.randint(1, 9)}.{rng.randint(0, 10**13)}e{rng.choice('+-')}{rng.randint(1, 40)}"
+        ),
+        lambda: f"-0.{rng.randint(0, 10**15)}",
+    ]
+    return [rng.choice(makers)() for _ in range(count)]
+
+
+def test_property_stats_summed_in_the_jvm_are_the_texts_python_gives(
+    spark: SparkSession,
+) -> None:
+    """Short numbers are summed as JVM decimals, the rest by the Python UDF: the sum's
+    text, exponent included, is the one spark.exact gives for all the texts at once,
+    and min and max are its values. Property "short" has only JVM numbers, "long" only
+    Python ones, "mixed" both, "single" one value, "whole" only integers."""
+    rng = random.Random(16)
+    texts = {
+        "short": [t for t in _mixed_number_texts(rng, 400) if re.fullmatch(SHORT, t)],
+        "long": ["1e+308", "-5e-324", str(2**70), "0.1234567890123"],
+        "mixed": _mixed_number_texts(rng, 400),
+        "single": ["-0.000000000001"],
+        "whole": ["5", "-7", "10", "0"],
+    }
+    rows = [
+        envelope(f"{path}-{i}", "2026-11-26T10:00:00Z", numeric_properties={path: text})
+        for path, values in texts.items()
+        for i, text in enumerate(values)
+    ]
+    table = {
+        r.metric: r
+        for r in event_deltas(events_df(spark, rows), ("hour",)).collect()
+        if r.category == "all"
+    }
+    for path, values in texts.items():
+        row = table[f"property:{path}"]
+        expected = exact.stats(values)
+        assert expected is not None
+        total, low, high = expected
+        assert row["count"] == len(values)
+        assert row.exact_sum == total, path
+        assert (Decimal(row.exact_min), Decimal(row.exact_max)) == (Decimal(low), Decimal(high))
 
 
 def test_merge_adds_exactly_beyond_decimal_38_and_reads_legacy_rows(spark: SparkSession) -> None:
