@@ -9,8 +9,10 @@ A rollup row is keyed like the Cassandra ``rollups`` table: a partition per
   ``exact_max`` filled). The three are exact decimals as text (``spark/exact.py``):
   any size, any number of digits, never rounded, never overflowing. They are
   computed by Python UDFs on the same functions the raw-event scan uses, so both
-  paths give the identical number. Rows written before them hold the legacy
-  ``sum``, ``min`` and ``max`` decimals instead, which are read as a fallback.
+  paths give the identical number; short numbers are first summed exactly as JVM
+  decimals, which the UDF adds as one term (``_partial_stats``). Rows written before
+  them hold the legacy ``sum``, ``min`` and ``max`` decimals instead, which are read
+  as a fallback.
 - ``category`` is one of the event categories, or ``"all"`` for every category
   together (unique users cannot be summed across categories, so they get a row).
 - ``period`` bounds the partition: the month (``2026-11``) for hourly buckets,
