@@ -158,7 +158,7 @@ def event_deltas(
 # 10 more digits of headroom its sum cannot overflow below 10**10 values. Any other
 # number goes to the Python UDF as it is.
 _FAST_DIGITS = 12
-_FAST_NUMBER = rf"^-?(0|[1-9][0-9]{{0,{_FAST_DIGITS - 1}}})(\.[0-9]{{1,{_FAST_DIGITS}}})?$"
+_FAST_NUMBER = rf"^-?[0-9]{{1,{_FAST_DIGITS}}}(\.[0-9]{{1,{_FAST_DIGITS}}})?$"
 _FAST_TYPE = f"decimal({2 * _FAST_DIGITS},{_FAST_DIGITS})"
 
 
@@ -170,10 +170,10 @@ def _partial_stats(value: Column) -> list[Column]:
     gives the same text it would give for every number one by one."""
     fast = value.rlike(_FAST_NUMBER)
     number = F.when(fast, value.cast(_FAST_TYPE))
-    decimals = F.when(value.contains("."), F.length(value) - F.instr(value, "."))
+    decimals = F.length(F.regexp_extract(value, r"\.([0-9]+)$", 1))
     return [
         F.sum(number).alias("_fast_sum"),
-        F.max(F.when(fast, F.coalesce(decimals, F.lit(0)))).alias("_fast_decimals"),
+        F.max(F.when(fast, decimals)).alias("_fast_decimals"),
         F.min_by(value, number).alias("_fast_min"),
         F.max_by(value, number).alias("_fast_max"),
         F.collect_list(F.when(~fast, value)).alias("_rest"),
@@ -193,11 +193,10 @@ def _partials_and_rest() -> tuple[Column, Column, Column]:
 def _decimal_text(total: Column, decimals: Column) -> Column:
     """``total`` (a sum of ``_FAST_TYPE``) as plain decimal text with ``decimals``
     decimals (null for null): the decimal, exponent included, that Python's exact sum
-    of its terms gives. ``format_number`` prints every one of its digits (a cast to
-    string would print small values in E notation)."""
-    plain = F.regexp_replace(F.format_number(total, _FAST_DIGITS), ",", "")
-    cut = F.lit(_FAST_DIGITS) - decimals + F.when(decimals == 0, 1).otherwise(0)
-    return F.left(plain, F.length(plain) - cut)
+    of its terms gives. No term has more decimals, so ``format_number`` rounds nothing
+    (a cast to string would print small values in E notation)."""
+    grouped = F.call_function("format_number", total, decimals)
+    return F.regexp_replace(grouped, ",", "")
 
 
 def with_uniques(deltas: DataFrame, new_members: DataFrame) -> DataFrame:
